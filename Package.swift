@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "PromptCL",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "promptcl", targets: ["promptcl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: System libraries (pkg-config names from Debian 12's -dev packages)
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLAPACKE", pkgConfig: "lapacke",
+                       providers: [.apt(["liblapacke-dev"])]),
+        .systemLibrary(name: "CScaLAPACK", pkgConfig: "scalapack-openmpi",
+                       providers: [.apt(["libscalapack-openmpi-dev"])]),
+
+        // MARK: Library modules (dependencies point one way: Numerics <- CLIP <- promptcl; Distributed beside)
+        .target(name: "Numerics", dependencies: ["COpenBLAS"]),
+
+        // MARK: Command-line tool
+        .executableTarget(name: "promptcl", dependencies: [
+            "Numerics", "COpenBLAS",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // MARK: Tests
+        .target(name: "TestSupport", dependencies: ["Numerics"], path: "Tests/TestSupport"),
+        .testTarget(name: "NumericsTests", dependencies: ["Numerics", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

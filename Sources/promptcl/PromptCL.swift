@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `promptcl`: prompt-based continual learning for CLIP, on CPUs, over MPI.
+@main
+struct PromptCL: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "promptcl",
+        abstract: "Prompt-based continual learning for vision-language models (CLIP) on CPU clusters.",
+        subcommands: []
+    )
+}
