@@ -1,0 +1,53 @@
+import Foundation
+
+/// The MLP activations of CLIP's encoder layers, element-wise, forward and backward side by side.
+///
+/// ```
+/// quick_gelu(x) = x * sigmoid(1.702 x)                         (OpenAI CLIP)
+/// gelu(x)       = 0.5 x (1 + erf(x / sqrt(2)))                  (exact, as torch.nn.functional.gelu)
+/// ```
+/// The raw values name them as Hugging Face's `hidden_act` does.
+/// `backward` accumulates: `dx += dy * f'(x)`.
+public enum Activation: String, Sendable, CaseIterable {
+    case quickGELU = "quick_gelu"
+    case gelu = "gelu"
+
+    /// y[i] = f(x[i]) for i in 0..<count. `y` may alias `x`.
+    public func forward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
+        switch self {
+        case .quickGELU:
+            for i in 0..<count {
+                let v = x[i]
+                y[i] = v / (1 + expf(-1.702 * v))
+            }
+        case .gelu:
+            let invSqrt2: Float = 0.70710678118654752
+            for i in 0..<count {
+                let v = x[i]
+                y[i] = 0.5 * v * (1 + erff(v * invSqrt2))
+            }
+        }
+    }
+
+    /// dx[i] += dy[i] * f'(x[i]); in the forward pass this was `y = f(x)`.
+    public func backward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, count: Int) {
+        switch self {
+        case .quickGELU:
+            // d/dx [x s(ax)] = s(ax) + a x s(ax) (1 - s(ax)),  a = 1.702
+            for i in 0..<count {
+                let v = x[i]
+                let s = 1 / (1 + expf(-1.702 * v))
+                dx[i] += dy[i] * (s + 1.702 * v * s * (1 - s))
+            }
+        case .gelu:
+            // d/dx [0.5 x (1 + erf(x/sqrt2))] = 0.5 (1 + erf(x/sqrt2)) + x * exp(-x^2/2) / sqrt(2 pi)
+            let invSqrt2: Float = 0.70710678118654752
+            let invSqrt2Pi: Float = 0.39894228040143268
+            for i in 0..<count {
+                let v = x[i]
+                let cdf = 0.5 * (1 + erff(v * invSqrt2))
+                dx[i] += dy[i] * (cdf + v * expf(-0.5 * v * v) * invSqrt2Pi)
+            }
+        }
+    }
+}
