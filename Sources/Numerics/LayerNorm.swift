@@ -1,0 +1,75 @@
+import Foundation
+
+/// Layer normalisation over the last dimension, as torch.nn.LayerNorm.
+///
+/// ```
+/// mean = sum_c x[n, c] / C;  rstd = 1 / sqrt(sum_c (x[n, c] - mean)^2 / C + eps)
+/// y[n, c] = (x[n, c] - mean) * rstd * w[c] + b[c]        x, y: (N, C)   w, b: (C)   mean, rstd: (N)
+/// ```
+/// The forward keeps `mean` and `rstd` for the backward; `backward` accumulates (`+=`).
+public enum LayerNorm {
+    public static func forward(
+        y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+        x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+        rows: Int, columns: Int, eps: Float
+    ) {
+        parallelRows(rows, cost: columns * 8) { n in
+            let row = x + n * columns
+            var sum: Float = 0
+            for c in 0..<columns { sum += row[c] }
+            let m = sum / Float(columns)
+            var variance: Float = 0
+            for c in 0..<columns {
+                let d = row[c] - m
+                variance += d * d
+            }
+            let s = 1 / (variance / Float(columns) + eps).squareRoot()
+            let out = y + n * columns
+            for c in 0..<columns { out[c] = (row[c] - m) * s * weight[c] + bias[c] }
+            mean[n] = m
+            rstd[n] = s
+        }
+    }
+
+    /// In the forward pass this was `y = (x - mean) * rstd * w + b`. With xhat = (x - mean) * rstd and
+    /// g = dy * w:
+    /// ```
+    /// dx += rstd * (g - mean_c(g) - xhat * mean_c(g * xhat))
+    /// dw += sum_n dy * xhat;   db += sum_n dy
+    /// ```
+    public static func backward(
+        dx: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
+        dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, columns: Int
+    ) {
+        parallelRows(rows, cost: columns * 12) { n in
+            let row = x + n * columns
+            let gradOut = dy + n * columns
+            let m = mean[n]
+            let s = rstd[n]
+            var meanG: Float = 0
+            var meanGX: Float = 0
+            for c in 0..<columns {
+                let g = gradOut[c] * weight[c]
+                meanG += g
+                meanGX += g * (row[c] - m) * s
+            }
+            meanG /= Float(columns)
+            meanGX /= Float(columns)
+            let out = dx + n * columns
+            for c in 0..<columns {
+                let xhat = (row[c] - m) * s
+                out[c] += s * (gradOut[c] * weight[c] - meanG - xhat * meanGX)
+            }
+        }
+        guard dWeight != nil || dBias != nil else { return }
+        for n in 0..<rows {
+            let row = x + n * columns
+            let gradOut = dy + n * columns
+            for c in 0..<columns {
+                dWeight?[c] += gradOut[c] * (row[c] - mean[n]) * rstd[n]
+                dBias?[c] += gradOut[c]
+            }
+        }
+    }
+}
