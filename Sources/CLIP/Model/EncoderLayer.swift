@@ -1,0 +1,102 @@
+import Numerics
+
+/// One pre-LN transformer block of CLIP, forward and backward side by side.
+///
+/// ```
+/// a = LN1(x);  [q|k|v] = a Wqkv^T + bqkv;  o = MHA(q, k, v);  h = x + o Wo^T + bo
+/// m = LN2(h);  f = m W1^T + b1;  g = act(f);  y = h + g W2^T + b2
+/// x, a, o, h, m, y: (B, T, D)   qkv: (B, T, 3D)   probs: (B, H, T, T)   f, g: (B, T, F)
+/// ```
+/// The activations every backward needs are kept in `LayerActivations`; gradients of the weights are
+/// accumulated (`+=`) only when a gradient view is given.
+struct EncoderLayer {
+    let config: CLIPEncoderConfig
+    let causal: Bool
+
+    /// The buffers one layer writes in its forward and reads in its backward, for (B, T) rows.
+    struct Activations {
+        var input, normed1, mean1, rstd1, qkv, probs, attention, residual, normed2, mean2, rstd2, hidden, activated: ArenaSlice
+    }
+
+    /// Scratch shared by all layers' backwards, sized for the largest (B, T).
+    struct GradientScratch {
+        var dResidual, dNormed, dAttention, dQKV, dHidden, dActivated, dScores: UnsafeMutablePointer<Float>
+    }
+
+    static func plan(_ plan: inout ArenaPlan, config: CLIPEncoderConfig, rows: Int, batch: Int, tokens: Int) -> Activations {
+        let d = config.hiddenSize, f = config.intermediateSize
+        return Activations(
+            input: plan.reserve(rows * d), normed1: plan.reserve(rows * d),
+            mean1: plan.reserve(rows), rstd1: plan.reserve(rows),
+            qkv: plan.reserve(rows * 3 * d), probs: plan.reserve(batch * config.attentionHeads * tokens * tokens),
+            attention: plan.reserve(rows * d), residual: plan.reserve(rows * d), normed2: plan.reserve(rows * d),
+            mean2: plan.reserve(rows), rstd2: plan.reserve(rows),
+            hidden: plan.reserve(rows * f), activated: plan.reserve(rows * f))
+    }
+
+    /// y = block(x) for `batch` sequences of `tokens` rows; `x` is `arena[saved.input]`.
+    func forward(_ arena: Arena, _ saved: Activations, weights w: EncoderLayerWeights,
+                 output y: UnsafeMutablePointer<Float>, batch: Int, tokens: Int) {
+        let d = config.hiddenSize, f = config.intermediateSize, rows = batch * tokens
+        let x = arena[saved.input]
+        LayerNorm.forward(y: arena[saved.normed1], mean: arena[saved.mean1], rstd: arena[saved.rstd1], x: x,
+                          weight: w.layerNorm1Weight, bias: w.layerNorm1Bias, rows: rows, columns: d, eps: config.layerNormEps)
+        Linear.forward(y: arena[saved.qkv], x: arena[saved.normed1], weight: w.qkvWeight, bias: w.qkvBias,
+                       rows: rows, inFeatures: d, outFeatures: 3 * d)
+        Attention.forward(out: arena[saved.attention], probs: arena[saved.probs], qkv: arena[saved.qkv],
+                          batch: batch, tokens: tokens, heads: config.attentionHeads, headSize: config.headSize, causal: causal)
+        let h = arena[saved.residual]
+        Linear.forward(y: h, x: arena[saved.attention], weight: w.outWeight, bias: w.outBias,
+                       rows: rows, inFeatures: d, outFeatures: d)
+        for i in 0..<rows * d { h[i] += x[i] }
+        LayerNorm.forward(y: arena[saved.normed2], mean: arena[saved.mean2], rstd: arena[saved.rstd2], x: h,
+                          weight: w.layerNorm2Weight, bias: w.layerNorm2Bias, rows: rows, columns: d, eps: config.layerNormEps)
+        Linear.forward(y: arena[saved.hidden], x: arena[saved.normed2], weight: w.fc1Weight, bias: w.fc1Bias,
+                       rows: rows, inFeatures: d, outFeatures: f)
+        config.activation.forward(arena[saved.activated], arena[saved.hidden], count: rows * f)
+        Linear.forward(y: y, x: arena[saved.activated], weight: w.fc2Weight, bias: w.fc2Bias,
+                       rows: rows, inFeatures: f, outFeatures: d)
+        for i in 0..<rows * d { y[i] += h[i] }
+    }
+
+    /// Given dy, writes dx (overwritten, (B, T, D)) and accumulates weight gradients into `dw` if given.
+    func backward(_ arena: Arena, _ saved: Activations, weights w: EncoderLayerWeights, gradients dw: EncoderLayerWeights?,
+                  scratch s: GradientScratch, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                  batch: Int, tokens: Int) {
+        let d = config.hiddenSize, f = config.intermediateSize, rows = batch * tokens
+        // In the forward pass this was: y = h + g W2^T + b2
+        s.dResidual.update(from: dy, count: rows * d)
+        s.dActivated.update(repeating: 0, count: rows * f)
+        Linear.backward(dx: s.dActivated, dWeight: dw?.fc2Weight, dBias: dw?.fc2Bias, dy: dy, x: arena[saved.activated],
+                        weight: w.fc2Weight, rows: rows, inFeatures: f, outFeatures: d)
+        // g = act(f)
+        s.dHidden.update(repeating: 0, count: rows * f)
+        config.activation.backward(dx: s.dHidden, dy: s.dActivated, x: arena[saved.hidden], count: rows * f)
+        // f = m W1^T + b1
+        s.dNormed.update(repeating: 0, count: rows * d)
+        Linear.backward(dx: s.dNormed, dWeight: dw?.fc1Weight, dBias: dw?.fc1Bias, dy: s.dHidden, x: arena[saved.normed2],
+                        weight: w.fc1Weight, rows: rows, inFeatures: d, outFeatures: f)
+        // m = LN2(h)
+        LayerNorm.backward(dx: s.dResidual, dWeight: dw?.layerNorm2Weight, dBias: dw?.layerNorm2Bias, dy: s.dNormed,
+                           x: arena[saved.residual], weight: w.layerNorm2Weight, mean: arena[saved.mean2],
+                           rstd: arena[saved.rstd2], rows: rows, columns: d)
+        // h = x + o Wo^T + bo
+        dx.update(from: s.dResidual, count: rows * d)
+        s.dAttention.update(repeating: 0, count: rows * d)
+        Linear.backward(dx: s.dAttention, dWeight: dw?.outWeight, dBias: dw?.outBias, dy: s.dResidual,
+                        x: arena[saved.attention], weight: w.outWeight, rows: rows, inFeatures: d, outFeatures: d)
+        // o = MHA(q, k, v)
+        s.dQKV.update(repeating: 0, count: rows * 3 * d)
+        Attention.backward(dqkv: s.dQKV, dout: s.dAttention, probs: arena[saved.probs], qkv: arena[saved.qkv],
+                           scratch: s.dScores, batch: batch, tokens: tokens, heads: config.attentionHeads,
+                           headSize: config.headSize)
+        // [q|k|v] = a Wqkv^T + bqkv
+        s.dNormed.update(repeating: 0, count: rows * d)
+        Linear.backward(dx: s.dNormed, dWeight: dw?.qkvWeight, dBias: dw?.qkvBias, dy: s.dQKV, x: arena[saved.normed1],
+                        weight: w.qkvWeight, rows: rows, inFeatures: d, outFeatures: 3 * d)
+        // a = LN1(x)
+        LayerNorm.backward(dx: dx, dWeight: dw?.layerNorm1Weight, dBias: dw?.layerNorm1Bias, dy: s.dNormed,
+                           x: arena[saved.input], weight: w.layerNorm1Weight, mean: arena[saved.mean1],
+                           rstd: arena[saved.rstd1], rows: rows, columns: d)
+    }
+}
