@@ -20,7 +20,7 @@ public struct PromptPlan: Sendable, Equatable {
     public enum Mode: String, Sendable, Codable { case insert, replace, add }
     public enum Placement: String, Sendable, Codable { case afterClassToken, afterPatches }
 
-    public struct Site: Sendable, Equatable {
+    public struct Site: Sendable, Equatable, Codable {
         public let layer: Int
         public let tokens: Int
         public let mode: Mode
