@@ -23,6 +23,7 @@ let package = Package(
 
         // MARK: Library modules (dependencies point one way: Numerics <- CLIP <- promptcl; Distributed beside)
         .target(name: "Numerics", dependencies: ["COpenBLAS"]),
+        .target(name: "CLIP", dependencies: ["Numerics"]),
 
         // MARK: Command-line tool
         .executableTarget(name: "promptcl", dependencies: [
@@ -33,6 +34,7 @@ let package = Package(
         // MARK: Tests
         .target(name: "TestSupport", dependencies: ["Numerics"], path: "Tests/TestSupport"),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics", "TestSupport"]),
+        .testTarget(name: "CLIPTests", dependencies: ["CLIP", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )
