@@ -27,7 +27,7 @@ let package = Package(
 
         // MARK: Command-line tool
         .executableTarget(name: "promptcl", dependencies: [
-            "Numerics", "Distributed", "COpenBLAS", "CMPI", "CScaLAPACK", "CLAPACKE",
+            "Numerics", "Distributed", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
