@@ -24,17 +24,19 @@ let package = Package(
         // MARK: Library modules (dependencies point one way: Numerics <- CLIP <- promptcl; Distributed beside)
         .target(name: "Numerics", dependencies: ["COpenBLAS"]),
         .target(name: "CLIP", dependencies: ["Numerics"]),
+        .target(name: "Distributed", dependencies: ["CMPI", "CScaLAPACK", "CLAPACKE", "Numerics"]),
 
         // MARK: Command-line tool
         .executableTarget(name: "promptcl", dependencies: [
-            "Numerics", "COpenBLAS",
+            "Numerics", "CLIP", "Distributed", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // MARK: Tests
         .target(name: "TestSupport", dependencies: ["Numerics"], path: "Tests/TestSupport"),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics", "TestSupport"]),
-        .testTarget(name: "CLIPTests", dependencies: ["CLIP", "TestSupport"]),
+        .testTarget(name: "CLIPTests", dependencies: ["CLIP", "Numerics", "TestSupport"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

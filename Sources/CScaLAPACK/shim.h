@@ -39,4 +39,27 @@ void pdsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const
               const int *desca, double *w, double *z, const int *iz, const int *jz, const int *descz,
               double *work, const int *lwork, int *iwork, const int *liwork, int *info,
               size_t jobz_len, size_t uplo_len);
+
+// MARK: Which file is loaded
+// ScaLAPACK has no version function; the real path of the loaded shared library carries the version
+// (libscalapack-openmpi.so.2.2.1). glibc declares dladdr and Dl_info only under _GNU_SOURCE, which Swift's
+// Glibc module is not built with, so the layout and an alias of dladdr are declared here under own names.
+typedef struct {
+    const char *dli_fname;  // file of the shared object that contains the address
+    void *dli_fbase;
+    const char *dli_sname;
+    void *dli_saddr;
+} promptcl_dl_info;
+extern int promptcl_dladdr(const void *address, promptcl_dl_info *info) __asm__("dladdr");
+
+/// The file name (as loaded, maybe a symbolic link) of the shared object that contains `address`, or NULL.
+static inline const char *promptcl_shared_object_of(const void *address) {
+    promptcl_dl_info info;
+    return promptcl_dladdr(address, &info) != 0 ? info.dli_fname : (const char *)0;
+}
+
+/// The file name of the loaded ScaLAPACK (the object that defines pdgesvd_), or NULL.
+static inline const char *cscalapack_library_file(void) {
+    return promptcl_shared_object_of((const void *)&pdgesvd_);
+}
 #endif

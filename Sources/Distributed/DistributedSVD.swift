@@ -1,0 +1,158 @@
+import CLAPACKE
+import CScaLAPACK
+
+/// Singular values (and right singular vectors) of a tall matrix A whose block rows are spread over
+/// the ranks, with ScaLAPACK's PDGESVD on a P x 1 BLACS grid; and the one-rank LAPACK reference.
+///
+/// ```
+/// A = [A_0 ; A_1 ; ... ; A_{P-1}]      (m x n, rank r holds A_r: counts[r] x n, row-major)
+/// A = U diag(s) V^T,  s descending, min(m, n) values
+/// ```
+/// The null-space projection of NSP2 (DESIGN.md, "Null space") needs s and V of the stacked per-rank
+/// factors; this is the first, minimal piece of it.
+///
+/// Layout: the ranks' rows are first described as one padded block layout (block r of `maxCount` rows on
+/// process r, of which the first counts[r] are real), then each rank's real rows are copied with
+/// Cpdgemr2d into a square-block-cyclic layout (`blockSize` x `blockSize`) of the unpadded m x n matrix,
+/// which is what PDGESVD works on. Results are the same on every rank.
+public enum DistributedSVD {
+    /// What an SVD returns here.
+    public struct Result: Sendable {
+        /// The singular values, descending, min(m, n) of them.
+        public var singularValues: [Double]
+        /// V^T, row-major, min(m, n) x n (row i is the right singular vector of singularValues[i]);
+        /// nil unless asked for.
+        public var rightSingularVectorsTransposed: [Double]?
+        /// The shape of A.
+        public var rows: Int, columns: Int
+    }
+
+    /// A LAPACK or ScaLAPACK routine that reported failure (`info != 0`); the same on every rank.
+    public struct Failure: Error, CustomStringConvertible {
+        public var routine: String
+        public var info: Int
+        public var description: String { "\(routine) failed with info = \(info)" }
+    }
+
+    /// The SVD of the row-stacked matrix, every rank passing its own rows (`localRows`: count x columns,
+    /// row-major; any count, zero included). Collective: every rank calls it with the same `columns`,
+    /// `rightVectors` and `blockSize`. Throws the same `Failure` on every rank when PDGESVD reports one.
+    public static func compute(localRows: [Double], columns n: Int, rightVectors: Bool = false,
+                               blockSize: Int = 64, group: ProcessGroup = .world) throws -> Result {
+        precondition(n >= 1 && localRows.count % n == 0,
+                     "DistributedSVD: \(localRows.count) values are not rows of \(n) columns")
+        precondition(blockSize >= 1, "DistributedSVD: block size \(blockSize)")
+        let counts = group.allgather([Int64(localRows.count / n)]).map { Int($0) }
+        let m = counts.reduce(0, +)
+        let size = min(m, n)
+        guard size > 0 else { return Result(singularValues: [], rightSingularVectorsTransposed: rightVectors ? [] : nil, rows: m, columns: n) }
+        precondition(m <= Int(Int32.max) && n <= Int(Int32.max), "DistributedSVD: \(m) x \(n) exceeds Int32")
+
+        let grid = BlacsGrid(rows: group.size, columns: 1, group: group)
+        // The descriptors carry the grid's context as a plain integer: keep the grid (and its context)
+        // alive until the last ScaLAPACK call, however early the optimiser would release it.
+        defer { withExtendedLifetime(grid) {} }
+        let p = group.size
+
+        // Source: the padded block layout, local array column-major maxCount x n.
+        let maxCount = max(1, counts.max() ?? 1)
+        let myCount = counts[group.rank]
+        var source = [Double](repeating: 0, count: maxCount * n)
+        for i in 0..<myCount {
+            for j in 0..<n { source[i + j * maxCount] = localRows[i * n + j] }
+        }
+        let sourceDesc = grid.descriptor(rows: p * maxCount, columns: n, rowBlock: maxCount, columnBlock: n,
+                                         leadingDimension: maxCount)
+
+        // Target: the m x n matrix in square blocks, dealt cyclically over the P process rows.
+        let nb = blockSize
+        let localM = grid.localRows(m, rowBlock: nb)
+        let lldA = max(1, localM)
+        var a = [Double](repeating: 0, count: lldA * n)
+        let descA = grid.descriptor(rows: m, columns: n, rowBlock: nb, columnBlock: nb, leadingDimension: lldA)
+        var offset = 0
+        for (r, count) in counts.enumerated() {
+            if count > 0 {
+                Cpdgemr2d(Int32(count), Int32(n), source, Int32(r * maxCount + 1), 1, sourceDesc,
+                          &a, Int32(offset + 1), 1, descA, grid.context)
+            }
+            offset += count
+        }
+        source = []
+
+        // PDGESVD: JOBU = 'N' (U is neither computed nor referenced), JOBVT = 'V' or 'N'.
+        var s = [Double](repeating: 0, count: size)
+        let descU = grid.descriptor(rows: m, columns: size, rowBlock: nb, columnBlock: nb, leadingDimension: lldA)
+        var u = [Double](repeating: 0, count: 1)
+        let localVTRows = grid.localRows(size, rowBlock: nb)
+        let lldVT = max(1, localVTRows)
+        let descVT = grid.descriptor(rows: size, columns: n, rowBlock: nb, columnBlock: nb, leadingDimension: lldVT)
+        var vt = [Double](repeating: 0, count: rightVectors ? lldVT * n : 1)
+        var jobU = CChar(UInt8(ascii: "N")), jobVT = CChar(UInt8(ascii: rightVectors ? "V" : "N"))
+        var m32 = Int32(m), n32 = Int32(n), one: Int32 = 1, info: Int32 = 0
+        var lwork: Int32 = -1
+        var query = [Double](repeating: 0, count: 1)
+        pdgesvd_(&jobU, &jobVT, &m32, &n32, &a, &one, &one, descA, &s, &u, &one, &one, descU,
+                 &vt, &one, &one, descVT, &query, &lwork, &info, 1, 1)
+        try agree(info, "PDGESVD (workspace query)", group)
+        lwork = Int32(query[0].rounded(.up))
+        var work = [Double](repeating: 0, count: max(1, Int(lwork)))
+        pdgesvd_(&jobU, &jobVT, &m32, &n32, &a, &one, &one, descA, &s, &u, &one, &one, descU,
+                 &vt, &one, &one, descVT, &work, &lwork, &info, 1, 1)
+        try agree(info, "PDGESVD", group)
+
+        var result = Result(singularValues: s, rightSingularVectorsTransposed: nil, rows: m, columns: n)
+        if rightVectors {
+            result.rightSingularVectorsTransposed = gather(vt, rows: size, columns: n, descriptor: descVT,
+                                                           grid: grid, group: group)
+        }
+        return result
+    }
+
+    /// The one-rank reference: LAPACKE_dgesdd on a row-major `rows` x `columns` matrix.
+    public static func lapack(_ matrix: [Double], rows m: Int, columns n: Int,
+                              rightVectors: Bool = false) throws -> Result {
+        precondition(matrix.count == m * n, "DistributedSVD.lapack: \(matrix.count) values for \(m) x \(n)")
+        let size = min(m, n)
+        guard size > 0 else { return Result(singularValues: [], rightSingularVectorsTransposed: rightVectors ? [] : nil, rows: m, columns: n) }
+        var a = matrix
+        var s = [Double](repeating: 0, count: size)
+        var u = [Double](repeating: 0, count: rightVectors ? m * size : 1)
+        var vt = [Double](repeating: 0, count: rightVectors ? size * n : 1)
+        let jobz = CChar(UInt8(ascii: rightVectors ? "S" : "N"))
+        let info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, jobz, Int32(m), Int32(n), &a, Int32(n), &s,
+                                  &u, Int32(rightVectors ? size : 1), &vt, Int32(n))
+        if info != 0 { throw Failure(routine: "LAPACKE_dgesdd", info: Int(info)) }
+        return Result(singularValues: s, rightSingularVectorsTransposed: rightVectors ? vt : nil, rows: m, columns: n)
+    }
+
+    // MARK: Helpers
+
+    /// Makes a ScaLAPACK `info` the same on every rank, so that all ranks throw or none does (one rank
+    /// throwing alone would leave the others waiting in the next collective).
+    private static func agree(_ info: Int32, _ routine: String, _ group: ProcessGroup) throws {
+        let worst = group.allreduce(Int64(abs(info)), .max)
+        if worst != 0 {
+            let signed = group.allreduce(Int64(info), info < 0 ? .min : .max)
+            throw Failure(routine: routine, info: Int(signed))
+        }
+    }
+
+    /// A distributed `rows` x `columns` matrix, returned row-major and whole on every rank: Cpdgemr2d onto
+    /// a 1 x 1 grid (rank 0; the other ranks' descriptors carry context -1), then a broadcast.
+    private static func gather(_ local: [Double], rows: Int, columns: Int, descriptor: [Int32],
+                               grid: BlacsGrid, group: ProcessGroup) -> [Double] {
+        let single = BlacsGrid(rows: 1, columns: 1, group: group)
+        defer { withExtendedLifetime(single) {} }
+        var whole = [Double](repeating: 0, count: single.isMember ? rows * columns : 1)
+        let wholeDesc = single.descriptor(rows: rows, columns: columns, rowBlock: rows, columnBlock: columns,
+                                          leadingDimension: rows)
+        Cpdgemr2d(Int32(rows), Int32(columns), local, 1, 1, descriptor, &whole, 1, 1, wholeDesc, grid.context)
+        var rowMajor = [Double](repeating: 0, count: rows * columns)
+        if group.isRoot {
+            for i in 0..<rows { for j in 0..<columns { rowMajor[i * columns + j] = whole[i + j * rows] } }
+        }
+        group.broadcast(&rowMajor, root: 0)
+        return rowMajor
+    }
+}
