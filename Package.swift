@@ -23,6 +23,7 @@ let package = Package(
 
         // MARK: Library modules (dependencies point one way: Numerics <- CLIP <- promptcl; Distributed beside)
         .target(name: "Numerics", dependencies: ["COpenBLAS"]),
+        .target(name: "CLIP", dependencies: ["Numerics"], path: "Sources/CLIP"),
 
         // MARK: Command-line tool
         .executableTarget(name: "promptcl", dependencies: [
