@@ -34,6 +34,7 @@ let package = Package(
         // MARK: Tests
         .target(name: "TestSupport", dependencies: ["Numerics"], path: "Tests/TestSupport"),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics", "TestSupport"]),
+        .testTarget(name: "CLIPTests", dependencies: ["CLIP", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )
