@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Writes the fixtures of Tests/CLIPTests/SafetensorsTests. Developers run it; CI does not.
+"""Writes the fixtures of Tests/CLIPTests (SafetensorsTests, CLIPConfigTests). Developers run it; CI does not.
 
-    pip install torch safetensors numpy                  # versions used: torch 2.15, safetensors 0.8
+    pip install torch safetensors numpy transformers     # used: torch 2.15, safetensors 0.8, transformers 5.23
     python3 Tests/Fixtures/make_safetensors_fixtures.py  # from the repository root; rewrites the files below
 
 Writes, each a few KB:
@@ -10,15 +10,22 @@ Writes, each a few KB:
                                   written by the Python safetensors library
   safetensors/dtypes.json         what each tensor must read as: Float32 bit patterns (JSON has no NaN or
                                   infinity), Int64 values, dtype, shape, and the file's metadata
+  configs/tiny_quick_gelu.json    config.json of a small transformers.CLIPConfig (save_pretrained)
+  configs/tiny_gelu.json          another, with other shapes, hidden_act "gelu", layer_norm_eps 1e-6
+  configs/expected.json           how transformers reads those two and the hand-written
+                                  configs/clip-vit-base-patch32.json (hub layout with legacy *_dict keys)
 The Float32 expectations come from numpy (F16, F64: numpy keeps NaN payloads, torch's half-to-float
 does not) and torch (BF16).
 """
 import json
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import torch
 from safetensors.torch import save_file
+from transformers import CLIPConfig
 
 FIXTURES = os.path.dirname(os.path.abspath(__file__))
 
@@ -80,5 +87,50 @@ def safetensors_fixtures():
         file.write("\n")
 
 
+def config_fixtures():
+    folder = os.path.join(FIXTURES, "configs")
+    tiny = {
+        "tiny_quick_gelu": CLIPConfig(
+            text_config=dict(vocab_size=99, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                             num_attention_heads=4, max_position_embeddings=16),
+            vision_config=dict(hidden_size=24, intermediate_size=40, num_hidden_layers=3, num_attention_heads=2,
+                               image_size=30, patch_size=10),
+            projection_dim=16, logit_scale_init_value=2.0),
+        "tiny_gelu": CLIPConfig(
+            text_config=dict(vocab_size=64, hidden_size=16, intermediate_size=64, num_hidden_layers=1,
+                             num_attention_heads=2, max_position_embeddings=12, hidden_act="gelu",
+                             layer_norm_eps=1e-6, bos_token_id=62, eos_token_id=63, pad_token_id=0),
+            vision_config=dict(hidden_size=20, intermediate_size=80, num_hidden_layers=2, num_attention_heads=5,
+                               num_channels=1, image_size=32, patch_size=8, hidden_act="gelu",
+                               layer_norm_eps=1e-6),
+            projection_dim=8, logit_scale_init_value=1.5),
+    }
+    for name, config in tiny.items():
+        with tempfile.TemporaryDirectory() as directory:
+            config.save_pretrained(directory)
+            shutil.copy(os.path.join(directory, "config.json"), os.path.join(folder, name + ".json"))
+
+    expected = {}
+    for name in sorted(list(tiny) + ["clip-vit-base-patch32"]):
+        config = CLIPConfig.from_json_file(os.path.join(folder, name + ".json"))
+        text, vision = config.text_config, config.vision_config
+        encoder = lambda c: {"hidden_size": c.hidden_size, "intermediate_size": c.intermediate_size,
+                             "num_attention_heads": c.num_attention_heads, "num_hidden_layers": c.num_hidden_layers,
+                             "layer_norm_eps": c.layer_norm_eps, "hidden_act": c.hidden_act}
+        expected[name] = {
+            "text": dict(encoder(text), vocab_size=text.vocab_size,
+                         max_position_embeddings=text.max_position_embeddings, bos_token_id=text.bos_token_id,
+                         eos_token_id=text.eos_token_id, pad_token_id=text.pad_token_id),
+            "vision": dict(encoder(vision), image_size=vision.image_size, patch_size=vision.patch_size,
+                           num_channels=vision.num_channels),
+            "projection_dim": config.projection_dim,
+            "logit_scale_init_value": config.logit_scale_init_value,
+        }
+    with open(os.path.join(folder, "expected.json"), "w") as file:
+        json.dump(expected, file, indent=1, sort_keys=True)
+        file.write("\n")
+
+
 if __name__ == "__main__":
     safetensors_fixtures()
+    config_fixtures()
