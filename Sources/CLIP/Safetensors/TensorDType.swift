@@ -1,0 +1,32 @@
+/// The element types of the safetensors format, named as in the file's header (`"dtype": "F32"`).
+///
+/// All are little-endian. The float types convert to Float32 when read (`SafetensorsFile.copyFloats`),
+/// the signed integers of 32 and 64 bits to Int64 (`SafetensorsFile.int64s`); the others are recognised
+/// (so a file holding them still opens) but cannot be read as numbers.
+public enum TensorDType: String, Sendable, CaseIterable {
+    case bool = "BOOL"
+    case u8 = "U8"
+    case i8 = "I8"
+    case f8e5m2 = "F8_E5M2"
+    case f8e4m3 = "F8_E4M3"
+    case i16 = "I16"
+    case u16 = "U16"
+    case f16 = "F16"
+    case bf16 = "BF16"
+    case i32 = "I32"
+    case u32 = "U32"
+    case f32 = "F32"
+    case f64 = "F64"
+    case i64 = "I64"
+    case u64 = "U64"
+
+    /// Bytes per element.
+    public var byteCount: Int {
+        switch self {
+        case .bool, .u8, .i8, .f8e5m2, .f8e4m3: return 1
+        case .i16, .u16, .f16, .bf16: return 2
+        case .i32, .u32, .f32: return 4
+        case .f64, .i64, .u64: return 8
+        }
+    }
+}
