@@ -37,6 +37,7 @@ let package = Package(
         .testTarget(name: "NumericsTests", dependencies: ["Numerics", "TestSupport"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP", "Numerics", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
+        .testTarget(name: "PromptCLTests", dependencies: ["promptcl", "CLIP", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )
