@@ -20,7 +20,7 @@ final class EmbedCommandTests: XCTestCase {
         for name in ["tiny-a", "tiny-b"] {
             let folder = fixturesDirectory.appendingPathComponent("models/\(name)")
             let out = scratch.appendingPathComponent("\(name).safetensors")
-            var command = try EmbedCommand.parse([
+            let command = try EmbedCommand.parse([
                 "--model", folder.path, "--images", folder.appendingPathComponent("images.safetensors").path,
                 "--texts", folder.appendingPathComponent("captions.txt").path, "--out", out.path, "--batch-size", "2",
             ])
@@ -53,7 +53,7 @@ final class EmbedCommandTests: XCTestCase {
 
         func embed(_ extra: [String]) throws -> [Float] {
             let out = scratch.appendingPathComponent("out-\(extra.count).safetensors")
-            var command = try EmbedCommand.parse([
+            let command = try EmbedCommand.parse([
                 "--model", folder.path, "--images", folder.appendingPathComponent("images.safetensors").path,
                 "--out", out.path] + extra)
             try command.run()
@@ -75,7 +75,7 @@ final class EmbedCommandTests: XCTestCase {
     func testImagesOfTheWrongSizeAreRefusedNamingTheFile() throws {
         let folder = fixturesDirectory.appendingPathComponent("models/tiny-a")
         let images = fixturesDirectory.appendingPathComponent("models/tiny-b/images.safetensors")
-        var command = try EmbedCommand.parse([
+        let command = try EmbedCommand.parse([
             "--model", folder.path, "--images", images.path, "--out", scratch.appendingPathComponent("x.safetensors").path,
         ])
         XCTAssertThrowsError(try command.run()) { error in

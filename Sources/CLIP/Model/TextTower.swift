@@ -22,7 +22,8 @@ public final class TextTower {
     let gradients: TextWeights?
     let arena: Arena
     private let encoder: PromptedEncoder
-    private let tokenRows, pooled, pooledNormed, finalMean, finalRstd, embeds, dPooledNormed, dPooled, dFinal, dTokens: ArenaSlice
+    private let head: ProjectionHead
+    private let tokenRows, dFinal, dTokens: ArenaSlice
     private var baseIDs: [Int32]
     private var endOfText: [Int]
     private var baseTokens = 0
@@ -36,17 +37,13 @@ public final class TextTower {
         gradients = weightGradients.map { TextWeights($0, config: model.config.text) }
         let d = config.encoder.hiddenSize, e = projectionDim
         let maxBase = config.contextLength - plan.tokensAtFirstLayer
+        precondition(maxBase >= 2, "\(plan.tokensAtFirstLayer) text prompts at layer 0 leave no room for SOT and EOT in a context of \(config.contextLength)")
         var arenaPlan = ArenaPlan()
         tokenRows = arenaPlan.reserve(plan.tokensAtFirstLayer > 0 ? capacity * maxBase * d : 0)
         encoder = PromptedEncoder(config: config.encoder, plan: plan, causal: true, promptStart: 1,
                                   batch: capacity, maxBase: maxBase, arenaPlan: &arenaPlan)
-        pooled = arenaPlan.reserve(capacity * d)
-        pooledNormed = arenaPlan.reserve(capacity * d)
-        finalMean = arenaPlan.reserve(capacity)
-        finalRstd = arenaPlan.reserve(capacity)
-        embeds = arenaPlan.reserve(capacity * e)
-        dPooledNormed = arenaPlan.reserve(capacity * d)
-        dPooled = arenaPlan.reserve(capacity * d)
+        head = ProjectionHead(width: d, projectionDim: e, eps: config.encoder.layerNormEps, capacity: capacity,
+                              arenaPlan: &arenaPlan)
         dFinal = arenaPlan.reserve(capacity * (maxBase + (encoder.counts.last ?? 0)) * d)
         dTokens = arenaPlan.reserve(capacity * maxBase * d)
         arena = Arena(arenaPlan)
@@ -63,7 +60,7 @@ public final class TextTower {
     public func forward(ids: UnsafePointer<Int32>, prompts: [PromptValues] = [], batch: Int) -> UnsafePointer<Float> {
         precondition(batch <= capacity && prompts.count == plan.sites.count,
                      "text forward: batch \(batch) of \(capacity), \(prompts.count) prompt sets for \(plan.sites.count) sites")
-        let d = config.encoder.hiddenSize, e = projectionDim
+        let d = config.encoder.hiddenSize
         let c0 = plan.tokensAtFirstLayer
         prepareIDs(ids, batch: batch)
         let base = baseTokens
@@ -81,16 +78,10 @@ public final class TextTower {
         }
         PositionalEmbedding.forward(y: x0, table: weights.positionEmbedding, batch: batch, tokens: base + c0, width: d)
         let y = encoder.forward(arena, weights: weights.layers, prompts: prompts, batch: batch, base: base)
-        let shift = encoder.counts.last ?? 0, finalTokens = base + shift
-        for b in 0..<batch {
-            (arena[pooled] + b * d).update(from: y + (b * finalTokens + endOfText[b] + shift) * d, count: d)
+        let shift = encoder.counts.last ?? 0
+        return head.forward(arena, weights: weights.head, y: y, tokens: base + shift, batch: batch) {
+            self.endOfText[$0] + shift
         }
-        LayerNorm.forward(y: arena[pooledNormed], mean: arena[finalMean], rstd: arena[finalRstd], x: arena[pooled],
-                          weight: weights.finalLayerNormWeight, bias: weights.finalLayerNormBias,
-                          rows: batch, columns: d, eps: config.encoder.layerNormEps)
-        Linear.forward(y: arena[embeds], x: arena[pooledNormed], weight: weights.projection, bias: nil,
-                       rows: batch, inFeatures: d, outFeatures: e)
-        return UnsafePointer(arena[embeds])
     }
 
     /// Back-propagates dtext_embeds (B, E) of the last forward into the prompt gradients
@@ -99,22 +90,12 @@ public final class TextTower {
         precondition(promptGradients.count == plan.sites.count, "one prompt gradient per site")
         let lowest = gradients != nil ? 0 : (plan.sites.first?.layer ?? config.encoder.layers)
         guard lowest < config.encoder.layers else { return }
-        let d = config.encoder.hiddenSize, e = projectionDim, base = baseTokens
+        let d = config.encoder.hiddenSize, base = baseTokens
         let c0 = plan.tokensAtFirstLayer
-        arena[dPooledNormed].update(repeating: 0, count: batch * d)
-        Linear.backward(dx: arena[dPooledNormed], dWeight: gradients?.projection, dBias: nil, dy: dEmbeds,
-                        x: arena[pooledNormed], weight: weights.projection, rows: batch, inFeatures: d, outFeatures: e)
-        arena[dPooled].update(repeating: 0, count: batch * d)
-        LayerNorm.backward(dx: arena[dPooled], dWeight: gradients?.finalLayerNormWeight,
-                           dBias: gradients?.finalLayerNormBias, dy: arena[dPooledNormed], x: arena[pooled],
-                           weight: weights.finalLayerNormWeight, mean: arena[finalMean], rstd: arena[finalRstd],
-                           rows: batch, columns: d)
-        let shift = encoder.counts.last ?? 0, finalTokens = base + shift
+        let shift = encoder.counts.last ?? 0
         let dY = arena[dFinal]
-        dY.update(repeating: 0, count: batch * finalTokens * d)
-        for b in 0..<batch {
-            (dY + (b * finalTokens + endOfText[b] + shift) * d).update(from: arena[dPooled] + b * d, count: d)
-        }
+        head.backward(arena, weights: weights.head, gradients: gradients?.head, dEmbeds: dEmbeds, dY: dY,
+                      tokens: base + shift, batch: batch) { self.endOfText[$0] + shift }
         let dX0 = encoder.backward(arena, weights: weights.layers, gradients: gradients?.layers,
                                    promptGradients: promptGradients, dOutput: dY, batch: batch, base: base, downTo: lowest)
         guard lowest == 0 else { return }

@@ -19,8 +19,8 @@ public final class VisionTower {
     let gradients: VisionWeights?
     let arena: Arena
     private let encoder: PromptedEncoder
-    private let columns, embeddings, prefixed, preMean, preRstd, pooled, pooledNormed, postMean, postRstd,
-                embeds, dPooledNormed, dPooled, dFinal, dPrefixed, dEmbeddings: ArenaSlice
+    private let head: ProjectionHead
+    private let columns, embeddings, prefixed, preMean, preRstd, dFinal, dPrefixed, dEmbeddings: ArenaSlice
 
     public init(model: CLIPModel, capacity: Int, plan: PromptPlan = .none, weightGradients: ParameterBuffer? = nil) {
         config = model.config.vision
@@ -41,13 +41,8 @@ public final class VisionTower {
         encoder = PromptedEncoder(config: config.encoder, plan: plan, causal: false,
                                   promptStart: plan.placement == .afterClassToken ? 1 : base,
                                   batch: capacity, maxBase: base, arenaPlan: &arenaPlan)
-        pooled = arenaPlan.reserve(capacity * d)
-        pooledNormed = arenaPlan.reserve(capacity * d)
-        postMean = arenaPlan.reserve(capacity)
-        postRstd = arenaPlan.reserve(capacity)
-        embeds = arenaPlan.reserve(capacity * e)
-        dPooledNormed = arenaPlan.reserve(capacity * d)
-        dPooled = arenaPlan.reserve(capacity * d)
+        head = ProjectionHead(width: d, projectionDim: e, eps: config.encoder.layerNormEps, capacity: capacity,
+                              arenaPlan: &arenaPlan)
         dFinal = arenaPlan.reserve(capacity * (base + (encoder.counts.last ?? 0)) * d)
         dPrefixed = arenaPlan.reserve(capacity * (base + c0) * d)
         dEmbeddings = arenaPlan.reserve(c0 > 0 ? capacity * base * d : 0)
@@ -63,7 +58,7 @@ public final class VisionTower {
     public func forward(pixels: UnsafePointer<Float>, prompts: [PromptValues] = [], batch: Int) -> UnsafePointer<Float> {
         precondition(batch <= capacity && prompts.count == plan.sites.count,
                      "vision forward: batch \(batch) of \(capacity), \(prompts.count) prompt sets for \(plan.sites.count) sites")
-        let d = config.encoder.hiddenSize, base = config.tokenCount, e = projectionDim
+        let d = config.encoder.hiddenSize, base = config.tokenCount
         let c0 = plan.tokensAtFirstLayer
         let embedded = arena[embeddings]
         PatchEmbedding.forward(y: embedded, columns: arena[columns], pixels: pixels, weight: weights.patchWeight,
@@ -81,14 +76,8 @@ public final class VisionTower {
                           weight: weights.preLayerNormWeight, bias: weights.preLayerNormBias,
                           rows: batch * (base + c0), columns: d, eps: config.encoder.layerNormEps)
         let y = encoder.forward(arena, weights: weights.layers, prompts: prompts, batch: batch, base: base)
-        let finalTokens = base + (encoder.counts.last ?? 0)
-        for b in 0..<batch { (arena[pooled] + b * d).update(from: y + b * finalTokens * d, count: d) }
-        LayerNorm.forward(y: arena[pooledNormed], mean: arena[postMean], rstd: arena[postRstd], x: arena[pooled],
-                          weight: weights.postLayerNormWeight, bias: weights.postLayerNormBias,
-                          rows: batch, columns: d, eps: config.encoder.layerNormEps)
-        Linear.forward(y: arena[embeds], x: arena[pooledNormed], weight: weights.projection, bias: nil,
-                       rows: batch, inFeatures: d, outFeatures: e)
-        return UnsafePointer(arena[embeds])
+        return head.forward(arena, weights: weights.head, y: y, tokens: base + (encoder.counts.last ?? 0),
+                            batch: batch) { _ in 0 }
     }
 
     /// Back-propagates dimage_embeds (B, E) of the last forward into the prompt gradients
@@ -97,19 +86,11 @@ public final class VisionTower {
         precondition(promptGradients.count == plan.sites.count, "one prompt gradient per site")
         let lowest = gradients != nil ? 0 : (plan.sites.first?.layer ?? config.encoder.layers)
         guard lowest < config.encoder.layers else { return }
-        let d = config.encoder.hiddenSize, base = config.tokenCount, e = projectionDim
+        let d = config.encoder.hiddenSize, base = config.tokenCount
         let c0 = plan.tokensAtFirstLayer
-        arena[dPooledNormed].update(repeating: 0, count: batch * d)
-        Linear.backward(dx: arena[dPooledNormed], dWeight: gradients?.projection, dBias: nil, dy: dEmbeds,
-                        x: arena[pooledNormed], weight: weights.projection, rows: batch, inFeatures: d, outFeatures: e)
-        arena[dPooled].update(repeating: 0, count: batch * d)
-        LayerNorm.backward(dx: arena[dPooled], dWeight: gradients?.postLayerNormWeight, dBias: gradients?.postLayerNormBias,
-                           dy: arena[dPooledNormed], x: arena[pooled], weight: weights.postLayerNormWeight,
-                           mean: arena[postMean], rstd: arena[postRstd], rows: batch, columns: d)
-        let finalTokens = base + (encoder.counts.last ?? 0)
         let dY = arena[dFinal]
-        dY.update(repeating: 0, count: batch * finalTokens * d)
-        for b in 0..<batch { (dY + b * finalTokens * d).update(from: arena[dPooled] + b * d, count: d) }
+        head.backward(arena, weights: weights.head, gradients: gradients?.head, dEmbeds: dEmbeds, dY: dY,
+                      tokens: base + (encoder.counts.last ?? 0), batch: batch) { _ in 0 }
         let dX0 = encoder.backward(arena, weights: weights.layers, gradients: gradients?.layers,
                                    promptGradients: promptGradients, dOutput: dY, batch: batch, base: base, downTo: lowest)
         guard lowest == 0, c0 > 0 || gradients != nil else { return }

@@ -40,6 +40,10 @@ public struct PromptSet {
         } catch {
             throw PromptSetError(url, "\(error)")
         }
+        let room = config.text.contextLength - text.tokensAtFirstLayer
+        guard room >= 2 else {
+            throw PromptSetError(url, "\(text.tokensAtFirstLayer) text prompt tokens at layer 0 leave no room for SOT and EOT in the context of \(config.text.contextLength)")
+        }
         visionValues = try Self.read(file, tower: "vision", plan: vision, width: config.vision.encoder.hiddenSize, url: url)
         textValues = try Self.read(file, tower: "text", plan: text, width: config.text.encoder.hiddenSize, url: url)
     }

@@ -38,6 +38,10 @@ public struct VisionWeights {
     public let postLayerNormWeight, postLayerNormBias: UnsafeMutablePointer<Float>
     public let projection: UnsafeMutablePointer<Float>            // (E, D)
 
+    var head: ProjectionHead.Weights {
+        ProjectionHead.Weights(layerNormWeight: postLayerNormWeight, layerNormBias: postLayerNormBias, projection: projection)
+    }
+
     public init(_ buffer: ParameterBuffer, config: CLIPVisionConfig) {
         classEmbedding = buffer["vision_model.embeddings.class_embedding"]
         patchWeight = buffer["vision_model.embeddings.patch_embedding.weight"]
@@ -58,6 +62,10 @@ public struct TextWeights {
     public let layers: [EncoderLayerWeights]
     public let finalLayerNormWeight, finalLayerNormBias: UnsafeMutablePointer<Float>
     public let projection: UnsafeMutablePointer<Float>            // (E, D)
+
+    var head: ProjectionHead.Weights {
+        ProjectionHead.Weights(layerNormWeight: finalLayerNormWeight, layerNormBias: finalLayerNormBias, projection: projection)
+    }
 
     public init(_ buffer: ParameterBuffer, config: CLIPTextConfig) {
         tokenEmbedding = buffer["text_model.embeddings.token_embedding.weight"]
