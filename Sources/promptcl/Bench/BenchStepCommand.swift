@@ -7,7 +7,8 @@ import Numerics
 /// `promptcl bench step`: one prompt-tuning step of the vision tower (forward, contrastive loss against
 /// fixed text embeddings, backward to the prompts, no weight gradients) on ViT-B/16 shapes with random
 /// weights, VPT-deep (4 prompts inserted at layer 0 and replaced at every layer), for each batch size and
-/// thread count asked. The sgemm rate is measured in the same run, at the same thread count, and the
+/// thread count asked. The sgemm rate is measured in the same run, at the same thread count, before and
+/// after the steps (the faster of the two counts, so a busy moment cannot flatter the fraction), and the
 /// step's achieved GFLOP/s (GEMM FLOPs / wall time) is reported as a fraction of it.
 struct BenchStepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,9 +54,10 @@ struct BenchStepCommand: ParsableCommand {
         }
         for threads in threadList {
             ComputeThreads.set(threads)
-            let sgemm = SgemmRate.measure(threads: threads)
-            for batch in batchList {
-                let result = measure(model: model, plan: plan, batch: batch)
+            let before = SgemmRate.measure(threads: threads)
+            let results = batchList.map { measure(model: model, plan: plan, batch: $0) }
+            let sgemm = max(before, SgemmRate.measure(threads: threads))
+            for (batch, result) in zip(batchList, results) {
                 let gflops = result.flops / result.seconds / 1e9
                 let row = BenchStepResult(method: "vpt-deep", threads: threads, batch: batch,
                                           images_per_s: Double(batch) / result.seconds, step_ms: result.seconds * 1e3,
