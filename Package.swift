@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Numerics"], path: "Tests/TestSupport"),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics", "TestSupport"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP", "Numerics", "TestSupport"]),
-        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "CLIP", "Numerics", "TestSupport"]),
         .testTarget(name: "PromptCLTests", dependencies: ["promptcl", "CLIP", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
