@@ -21,10 +21,11 @@ let package = Package(
         .systemLibrary(name: "CScaLAPACK", pkgConfig: "scalapack-openmpi",
                        providers: [.apt(["libscalapack-openmpi-dev"])]),
 
-        // MARK: Library modules (dependencies point one way: Numerics <- CLIP <- promptcl; Distributed beside)
+        // MARK: Library modules (dependencies point one way: Numerics <- CLIP <- Prompting <- promptcl; Distributed beside)
         .target(name: "Numerics", dependencies: ["COpenBLAS"]),
         .target(name: "CLIP", dependencies: ["Numerics"]),
         .target(name: "Distributed", dependencies: ["CMPI", "CScaLAPACK", "CLAPACKE", "Numerics"]),
+        .target(name: "Prompting", dependencies: ["CLIP", "Numerics"]),
 
         // MARK: Command-line tool
         .executableTarget(name: "promptcl", dependencies: [
@@ -37,6 +38,7 @@ let package = Package(
         .testTarget(name: "NumericsTests", dependencies: ["Numerics", "TestSupport"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP", "Numerics", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "CLIP", "Numerics", "TestSupport"]),
+        .testTarget(name: "PromptingTests", dependencies: ["Prompting", "CLIP", "Numerics", "TestSupport"]),
         .testTarget(name: "PromptCLTests", dependencies: ["promptcl", "CLIP", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

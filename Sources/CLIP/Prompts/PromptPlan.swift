@@ -89,6 +89,9 @@ public struct PromptPlan: Sendable, Equatable {
 public struct PromptPlanError: Error, CustomStringConvertible {
     public let description: String
     init(_ message: String) { description = "prompt plan: " + message }
+
+    /// A method asked to prompt no layer at all.
+    public static let noLayers = PromptPlanError("no prompted layers")
 }
 
 /// The values for one site: `tokens` rows of width D, shared by the batch (`batchStride` 0)

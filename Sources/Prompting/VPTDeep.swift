@@ -1,0 +1,67 @@
+import CLIP
+import Foundation
+import Numerics
+
+/// VPT-deep on CLIP's vision tower (Jia et al., "Visual Prompt Tuning", ECCV 2022): `tokens` learned
+/// prompt tokens in the input of each prompted layer, inserted at the first and replaced at every other
+/// one; the backbone stays frozen. Trained task after task with nothing against forgetting, it is the
+/// sequential baseline of the continual-learning papers (VPT-Seq in NSP2).
+///
+/// ```
+/// parameters: vpt.layer{l}: (tokens, D) for every prompted layer l
+/// layer l_0: X <- [X ; P_{l_0}]   (insert)      layers l > l_0: X <- P_l on the prompt rows (replace)
+/// ```
+/// Initialisation: VPT's Xavier-uniform, U(-a, a) with a = sqrt(6 / (3 p^2 + D)) (p: patch size), by
+/// default; NSP2's official code uses U(-1, 1) (`.uniformUnit`).
+public struct VPTDeep: Sendable {
+    public enum Initialization: String, Codable, Sendable { case xavierUniform, uniformUnit }
+
+    public let tokens: Int
+    public let layers: [Int]
+    public let width: Int
+    public let patchSize: Int
+    public let plan: PromptPlan
+    public let initialization: Initialization
+
+    /// Prompts in `layers` (default: every layer) of `config`'s vision tower.
+    public init(config: CLIPVisionConfig, tokens: Int, layers: [Int]? = nil,
+                placement: PromptPlan.Placement = .afterClassToken, initialization: Initialization = .xavierUniform) throws {
+        let prompted = layers ?? Array(0..<config.encoder.layers)
+        guard !prompted.isEmpty else { throw PromptPlanError.noLayers }
+        self.tokens = tokens
+        self.layers = prompted
+        width = config.encoder.hiddenSize
+        patchSize = config.patchSize
+        self.initialization = initialization
+        plan = try PromptPlan(
+            sites: prompted.enumerated().map { index, layer in
+                PromptPlan.Site(layer: layer, tokens: tokens, mode: index == 0 ? .insert : .replace)
+            },
+            placement: placement, layers: config.encoder.layers)
+    }
+
+    /// The tensor names this method trains, in site order.
+    public var parameterNames: [String] { layers.map { "vpt.layer\($0)" } }
+
+    /// Declares `vpt.layer{l}` (tokens, D) for each prompted layer.
+    public func declare(into layout: inout ParameterLayout) {
+        for name in parameterNames { layout.append(name, [tokens, width]) }
+    }
+
+    /// Fills the prompts with their initial values, seeded.
+    public func initialize(_ values: ParameterBuffer, seed: UInt64) {
+        var generator = SplitMix64(seed: seed)
+        let bound: Float = initialization == .uniformUnit ? 1 : (6 / Float(3 * patchSize * patchSize + width)).squareRoot()
+        for name in parameterNames { generator.fillUniform(values[name], count: tokens * width, low: -bound, high: bound) }
+    }
+
+    /// The prompt values of every site (shared by the batch), read from the trainable buffer.
+    public func promptValues(_ values: ParameterBuffer) -> [PromptValues] {
+        parameterNames.map { PromptValues(values[$0]) }
+    }
+
+    /// Where each site's gradient accumulates in the gradient buffer.
+    public func promptGradients(_ gradients: ParameterBuffer) -> [PromptGradient?] {
+        parameterNames.map { PromptGradient(gradients[$0]) }
+    }
+}
