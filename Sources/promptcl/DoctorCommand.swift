@@ -62,9 +62,7 @@ struct Doctor: ParsableCommand {
                                                                                  repetitions: repetitions)))
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            print(try jsonLine(report))
         } else {
             print(report.text)
         }

@@ -63,7 +63,7 @@ struct BenchStepCommand: ParsableCommand {
                                           images_per_s: Double(batch) / result.seconds, step_ms: result.seconds * 1e3,
                                           gflops: gflops, sgemm_gflops: sgemm, fraction_of_sgemm: gflops / sgemm,
                                           workspace_mib: Double(result.workspaceBytes) / 1_048_576)
-                print(json ? row.jsonLine : row.tableLine)
+                print(json ? try jsonLine(row) : row.tableLine)
             }
         }
     }
@@ -116,11 +116,5 @@ struct BenchStepResult: Encodable {
     var tableLine: String {
         String(format: "%7d  %5d  %8.2f  %7.1f  %7.1f  %13.1f  %7.1f%%  %13.0f", threads, batch, images_per_s, step_ms,
                gflops, sgemm_gflops, 100 * fraction_of_sgemm, workspace_mib)
-    }
-
-    var jsonLine: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try! encoder.encode(self), as: UTF8.self)
     }
 }
