@@ -21,10 +21,11 @@ let package = Package(
         .systemLibrary(name: "CScaLAPACK", pkgConfig: "scalapack-openmpi",
                        providers: [.apt(["libscalapack-openmpi-dev"])]),
 
-        // MARK: Library modules (dependencies point one way: Numerics <- CLIP <- promptcl; Distributed beside)
+        // MARK: Library modules (dependencies point one way: Numerics <- CLIP <- {Continual, promptcl}; Distributed beside)
         .target(name: "Numerics", dependencies: ["COpenBLAS"]),
         .target(name: "CLIP", dependencies: ["Numerics"]),
         .target(name: "Distributed", dependencies: ["CMPI", "CScaLAPACK", "CLAPACKE", "Numerics"]),
+        .target(name: "Continual", dependencies: ["CLIP", "Numerics", "Distributed"]),
 
         // MARK: Command-line tool
         .executableTarget(name: "promptcl", dependencies: [
@@ -37,6 +38,7 @@ let package = Package(
         .testTarget(name: "NumericsTests", dependencies: ["Numerics", "TestSupport"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP", "Numerics", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
+        .testTarget(name: "ContinualTests", dependencies: ["Continual", "TestSupport"]),
         .testTarget(name: "PromptCLTests", dependencies: ["promptcl", "CLIP", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
