@@ -21,11 +21,13 @@ let package = Package(
         .systemLibrary(name: "CScaLAPACK", pkgConfig: "scalapack-openmpi",
                        providers: [.apt(["libscalapack-openmpi-dev"])]),
 
-        // MARK: Library modules (dependencies point one way: Numerics <- CLIP <- Prompting <- promptcl; Distributed beside)
+        // MARK: Library modules (dependencies point one way: Numerics <- CLIP <- Prompting <- Continual <- promptcl;
+        // Distributed beside them)
         .target(name: "Numerics", dependencies: ["COpenBLAS"]),
         .target(name: "CLIP", dependencies: ["Numerics"]),
         .target(name: "Distributed", dependencies: ["CMPI", "CScaLAPACK", "CLAPACKE", "Numerics"]),
         .target(name: "Prompting", dependencies: ["CLIP", "Numerics"]),
+        .target(name: "Continual", dependencies: ["CLIP", "Numerics", "Distributed"]),
 
         // MARK: Command-line tool
         .executableTarget(name: "promptcl", dependencies: [
@@ -39,6 +41,7 @@ let package = Package(
         .testTarget(name: "CLIPTests", dependencies: ["CLIP", "Numerics", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "CLIP", "Numerics", "TestSupport"]),
         .testTarget(name: "PromptingTests", dependencies: ["Prompting", "CLIP", "Numerics", "TestSupport"]),
+        .testTarget(name: "ContinualTests", dependencies: ["Continual", "TestSupport"]),
         .testTarget(name: "PromptCLTests", dependencies: ["promptcl", "CLIP", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
