@@ -10,6 +10,7 @@ Runs, in order (the model fixtures use the small vocabulary the tokenizer script
     make_tokenizer_fixtures.py --wheel W   clip-vocabulary/, small-vocabulary/, tokenizer/cases.json
     make_safetensors_fixtures.py           safetensors/, configs/
     make_model_fixtures.py                 models/tiny-a, models/tiny-b
+    make_optimizer_fixtures.py             optimizers/ (Adam, AdamW, SGD, clipping, lr schedules)
 """
 import argparse
 import os
@@ -24,7 +25,8 @@ arguments = parser.parse_args()
 
 for script, argv in (("make_tokenizer_fixtures.py", ["--wheel", arguments.wheel]),
                      ("make_safetensors_fixtures.py", []),
-                     ("make_model_fixtures.py", [])):
+                     ("make_model_fixtures.py", []),
+                     ("make_optimizer_fixtures.py", [])):
     print(f"== {script}", flush=True)
     sys.argv = [script] + argv
     runpy.run_path(os.path.join(HERE, script), run_name="__main__")
