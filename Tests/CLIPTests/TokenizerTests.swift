@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import CLIP
+import TestSupport
 
 /// `CLIPTokenizer` against the ids transformers' `CLIPTokenizer` gives (Tests/Fixtures/tokenizer/cases.json,
 /// written by Tests/Fixtures/make_tokenizer_fixtures.py), and its errors on broken files.
@@ -154,10 +155,6 @@ final class TokenizerTests: XCTestCase {
         try Data(text.utf8).write(to: directory.appendingPathComponent(name))
     }
 }
-
-/// Tests/Fixtures, found from this file's path.
-private let fixturesDirectory = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
 
 /// Tests/Fixtures/tokenizer/cases.json.
 private struct TokenizerFixture: Decodable {
