@@ -71,6 +71,7 @@ final class CLIPParityTests: XCTestCase {
                                        try fixture.floats("image_embeds"))
         let textError = relativeError(Array(UnsafeBufferPointer(start: caption, count: batch * e)),
                                       try fixture.floats("text_embeds"))
+        print("\(name): prompted image embeddings \(imageError), text embeddings \(textError) (max abs error / max abs)")
         XCTAssertLessThan(imageError, 1e-4, "\(name): prompted image embeddings off by \(imageError)")
         XCTAssertLessThan(textError, 1e-4, "\(name): prompted text embeddings off by \(textError)")
 
@@ -86,6 +87,7 @@ final class CLIPParityTests: XCTestCase {
             for (index, gradient) in owned.enumerated() {
                 let expected = try fixture.floats("grad.\(tower).site\(index)")
                 let error = relativeError(gradient.values, expected)
+                print("\(name): gradient of \(tower) site \(index): \(error)")
                 XCTAssertLessThan(error, 1e-3, "\(name): gradient of \(tower) site \(index) off by \(error)")
             }
         }
