@@ -85,7 +85,7 @@ public enum Attention {
     /// Sets S[i, j] = -infinity for j > i in a (T, T) score block.
     static func maskFuture(_ scores: UnsafeMutablePointer<Float>, tokens: Int) {
         for i in 0..<tokens {
-            for j in (i + 1)..<max(tokens, i + 1) { scores[i * tokens + j] = -.infinity }
+            for j in (i + 1)..<tokens { scores[i * tokens + j] = -.infinity }
         }
     }
 }

@@ -17,7 +17,6 @@ public final class TextTower {
     public let config: CLIPTextConfig
     public let plan: PromptPlan
     public let capacity: Int
-    public let projectionDim: Int
     let weights: TextWeights
     let gradients: TextWeights?
     let arena: Arena
@@ -32,10 +31,9 @@ public final class TextTower {
         config = model.config.text
         self.plan = plan
         self.capacity = capacity
-        projectionDim = model.config.projectionDim
         weights = TextWeights(model.weights, config: config)
         gradients = weightGradients.map { TextWeights($0, config: model.config.text) }
-        let d = config.encoder.hiddenSize, e = projectionDim
+        let d = config.encoder.hiddenSize, e = model.config.projectionDim
         let maxBase = config.contextLength - plan.tokensAtFirstLayer
         precondition(maxBase >= 2, "\(plan.tokensAtFirstLayer) text prompts at layer 0 leave no room for SOT and EOT in a context of \(config.contextLength)")
         var arenaPlan = ArenaPlan()

@@ -14,7 +14,6 @@ public final class VisionTower {
     public let config: CLIPVisionConfig
     public let plan: PromptPlan
     public let capacity: Int
-    public let projectionDim: Int
     let weights: VisionWeights
     let gradients: VisionWeights?
     let arena: Arena
@@ -26,7 +25,6 @@ public final class VisionTower {
         config = model.config.vision
         self.plan = plan
         self.capacity = capacity
-        projectionDim = model.config.projectionDim
         weights = VisionWeights(model.weights, config: config)
         gradients = weightGradients.map { VisionWeights($0, config: model.config.vision) }
         let d = config.encoder.hiddenSize, e = model.config.projectionDim
