@@ -24,7 +24,7 @@ let package = Package(
         // MARK: Library modules (dependencies point one way: Numerics <- CLIP <- Prompting <- Continual <- promptcl;
         // Distributed beside them)
         .target(name: "Numerics", dependencies: ["COpenBLAS"]),
-        .target(name: "CLIP", dependencies: ["Numerics"]),
+        .target(name: "CLIP", dependencies: ["Numerics"], resources: [.copy("Resources/clip-vocabulary")]),
         .target(name: "Distributed", dependencies: ["CMPI", "CScaLAPACK", "CLAPACKE", "Numerics"]),
         .target(name: "Prompting", dependencies: ["CLIP", "Numerics"]),
         .target(name: "Continual", dependencies: ["CLIP", "Numerics", "Distributed"]),

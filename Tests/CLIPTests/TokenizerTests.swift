@@ -20,7 +20,8 @@ final class TokenizerTests: XCTestCase {
     private func assertMatchesTransformers(folder: String, minimumCases: Int) throws {
         let fixture = try TokenizerFixture.load()
         let section = try XCTUnwrap(fixture.vocabularies.first { $0.folder == folder }, "no section \(folder)")
-        let tokenizer = try CLIPTokenizer(directory: fixturesDirectory.appendingPathComponent(folder))
+        let tokenizer = try folder == "clip-vocabulary" ? CLIPTokenizer.bundled()
+            : CLIPTokenizer(directory: fixturesDirectory.appendingPathComponent(folder))
         XCTAssertEqual(tokenizer.vocabularySize, section.vocabularySize, "\(folder): vocabulary size")
         XCTAssertEqual(tokenizer.startOfText, section.startOfText, "\(folder): <|startoftext|> id")
         XCTAssertEqual(tokenizer.endOfText, section.endOfText, "\(folder): <|endoftext|> id")
@@ -44,7 +45,7 @@ final class TokenizerTests: XCTestCase {
 
     /// Too long a text keeps SOT, the first `contextLength - 2` ids and EOT; a short one is padded.
     func testTruncationKeepsEndOfTextAndPadding() throws {
-        let tokenizer = try CLIPTokenizer(directory: fixturesDirectory.appendingPathComponent("clip-vocabulary"))
+        let tokenizer = try CLIPTokenizer.bundled()
         let text = String(repeating: "a photo of a cat ", count: 30)
         let ids = tokenizer.encode(text)
         XCTAssertEqual(ids.count, 150, "ids of the long text")

@@ -7,7 +7,7 @@ CLIP's MIT-licensed BPE vocabulary:
     python3 Tests/Fixtures/make_fixtures.py --wheel /tmp/clipvocab/clip_anytorch-2.6.0-py3-none-any.whl
 
 Runs, in order (the model fixtures use the small vocabulary the tokenizer script writes):
-    make_tokenizer_fixtures.py --wheel W   clip-vocabulary/, small-vocabulary/, tokenizer/cases.json
+    make_tokenizer_fixtures.py --wheel W   Sources/CLIP/Resources/clip-vocabulary/, small-vocabulary/, tokenizer/cases.json
     make_safetensors_fixtures.py           safetensors/, configs/
     make_model_fixtures.py                 models/tiny-a, models/tiny-b
     make_optimizer_fixtures.py             optimizers/ (Adam, AdamW, SGD, clipping, lr schedules)

@@ -1,7 +1,8 @@
 """Writes the tokenizer fixtures that CLIPTests compare against (run by developers, never by CI).
 
 What it writes, under Tests/Fixtures/:
-  clip-vocabulary/   vocab.json + merges.txt + LICENSE: OpenAI CLIP's BPE vocabulary in Hugging Face format
+  Sources/CLIP/Resources/clip-vocabulary/   vocab.json + merges.txt + LICENSE: OpenAI CLIP's BPE vocabulary in
+                     Hugging Face format, bundled with promptcl (the tokenizer of models built with random weights)
                      (49408 ids: 256 byte characters, the same with "</w>", 48894 merges, <|startoftext|>,
                      <|endoftext|>), exactly what transformers' CLIPTokenizer reads from a model folder.
   small-vocabulary/  the same built from the first 488 merges only (1002 ids), for tiny test models.
@@ -32,6 +33,7 @@ import transformers
 from transformers import CLIPTokenizer
 
 FIXTURES = Path(__file__).resolve().parent
+BUNDLED_VOCABULARY = FIXTURES.parent.parent / "Sources" / "CLIP" / "Resources" / "clip-vocabulary"
 CONTEXT_LENGTH = 77
 SMALL_MERGES = 488
 SEED = 20240607
@@ -276,8 +278,9 @@ def main():
     sections = []
     for folder, count, section_texts in [("clip-vocabulary", len(merges), texts),
                                          ("small-vocabulary", SMALL_MERGES, small_texts)]:
-        size = write_vocabulary(FIXTURES / folder, merges[:count], license_text)
-        tokenizer = CLIPTokenizer.from_pretrained(str(FIXTURES / folder))
+        directory = BUNDLED_VOCABULARY if folder == "clip-vocabulary" else FIXTURES / folder
+        size = write_vocabulary(directory, merges[:count], license_text)
+        tokenizer = CLIPTokenizer.from_pretrained(str(directory))
         assert len(tokenizer) == size, f"{folder}: transformers sees {len(tokenizer)} ids, wrote {size}"
         sections.append({
             "folder": folder,
