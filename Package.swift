@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // MARK: System libraries (pkg-config names from Debian 12's -dev packages)
@@ -27,7 +28,9 @@ let package = Package(
         .target(name: "CLIP", dependencies: ["Numerics"], resources: [.copy("Resources/clip-vocabulary")]),
         .target(name: "Distributed", dependencies: ["CMPI", "CScaLAPACK", "CLAPACKE", "Numerics"]),
         .target(name: "Prompting", dependencies: ["CLIP", "Numerics"]),
-        .target(name: "Continual", dependencies: ["CLIP", "Numerics", "Distributed"]),
+        .target(name: "Continual", dependencies: [
+            "CLIP", "Numerics", "Distributed", "Prompting", .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
 
         // MARK: Command-line tool
         .executableTarget(name: "promptcl", dependencies: [

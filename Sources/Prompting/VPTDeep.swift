@@ -14,7 +14,9 @@ import Numerics
 /// Initialisation: VPT's Xavier-uniform, U(-a, a) with a = sqrt(6 / (3 p^2 + D)) (p: patch size), by
 /// default; NSP2's official code uses U(-1, 1) (`.uniformUnit`).
 public struct VPTDeep: Sendable {
-    public enum Initialization: String, Codable, Sendable { case xavierUniform, uniformUnit }
+    public enum Initialization: String, Codable, Sendable, CaseIterable {
+        case xavierUniform = "xavier-uniform", uniformUnit = "uniform-unit"
+    }
 
     public let tokens: Int
     public let layers: [Int]

@@ -61,7 +61,7 @@ def run_optimizer(name, kind, seed, lrs, **hyper):
         if key in state:
             add(f"{name}.{key}", state[key])
     config = {"kind": kind, "lr": lrs[0]}
-    names = {"betas": None, "eps": "eps", "weight_decay": "weightDecay", "momentum": "momentum",
+    names = {"betas": None, "eps": "eps", "weight_decay": "weight_decay", "momentum": "momentum",
              "nesterov": "nesterov"}
     for key, value in hyper.items():
         if key == "betas":
@@ -128,13 +128,13 @@ def multistep(milestones, gamma):
 
 schedules = []
 for name, schedule, make_main in (
-        ("cosine", {"kind": "cosine", "minLR": 1e-4}, cosine(1e-4)),
-        ("cosine_warmup", {"kind": "cosine", "minLR": 5e-4, "warmupEpochs": 1, "warmupStartFactor": 0.1},
+        ("cosine", {"kind": "cosine", "min_lr": 1e-4}, cosine(1e-4)),
+        ("cosine_warmup", {"kind": "cosine", "min_lr": 5e-4, "warmup_epochs": 1, "warmup_start_factor": 0.1},
          cosine(5e-4)),
         ("step", {"kind": "step", "milestones": [1, 2], "gamma": 0.5}, multistep([1, 2], 0.5)),
-        ("step_warmup", {"kind": "step", "milestones": [2], "gamma": 0.1, "warmupEpochs": 1,
-                         "warmupStartFactor": 0.25}, multistep([2], 0.1))):
-    rates = torch_rates(make_main, schedule.get("warmupEpochs", 0), schedule.get("warmupStartFactor", 1))
+        ("step_warmup", {"kind": "step", "milestones": [2], "gamma": 0.1, "warmup_epochs": 1,
+                         "warmup_start_factor": 0.25}, multistep([2], 0.1))):
+    rates = torch_rates(make_main, schedule.get("warmup_epochs", 0), schedule.get("warmup_start_factor", 1))
     schedules.append({"name": name, "schedule": schedule, "rates": rates})
 
 os.makedirs(OUT, exist_ok=True)

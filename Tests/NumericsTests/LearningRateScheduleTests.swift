@@ -56,16 +56,16 @@ final class LearningRateScheduleTests: XCTestCase {
             }
         }
         let invalid: [(LearningRateSchedule, String)] = [
-            (LearningRateSchedule(kind: .cosine, minLR: -1e-4), "minLR"),
+            (LearningRateSchedule(kind: .cosine, minLR: -1e-4), "min_lr"),
             (LearningRateSchedule(kind: .step, gamma: 0, milestones: [1]), "gamma"),
             (LearningRateSchedule(kind: .step, gamma: -0.5, milestones: [1]), "gamma"),
             (LearningRateSchedule(kind: .step, milestones: [3, 2]), "milestones"),
             (LearningRateSchedule(kind: .step, milestones: [2, 2]), "milestones"),
             (LearningRateSchedule(kind: .step, warmupEpochs: 2, milestones: [1]), "milestones"),
-            (LearningRateSchedule(kind: .cosine, warmupEpochs: 10), "warmupEpochs"),
-            (LearningRateSchedule(kind: .cosine, warmupEpochs: -1), "warmupEpochs"),
-            (LearningRateSchedule(kind: .constant, warmupEpochs: 1), "warmupEpochs"),
-            (LearningRateSchedule(kind: .cosine, warmupEpochs: 1, warmupStartFactor: 0), "warmupStartFactor"),
+            (LearningRateSchedule(kind: .cosine, warmupEpochs: 10), "warmup_epochs"),
+            (LearningRateSchedule(kind: .cosine, warmupEpochs: -1), "warmup_epochs"),
+            (LearningRateSchedule(kind: .constant, warmupEpochs: 1), "warmup_epochs"),
+            (LearningRateSchedule(kind: .cosine, warmupEpochs: 1, warmupStartFactor: 0), "warmup_start_factor"),
             (LearningRateSchedule(kind: .cosine, milestones: [1]), "milestones"),
         ]
         for (schedule, field) in invalid {

@@ -183,7 +183,7 @@ final class OptimizerTests: XCTestCase {
                                                                      eps: 1e-8, weightDecay: 0, momentum: 0.9))
         for (json, field) in [(#"{"lr": 0.1, "wieghtDecay": 0.1}"#, "wieghtDecay"),
                               (#"{"lr": -0.1}"#, "lr"), (#"{"lr": 0.1, "beta2": 1}"#, "beta2"),
-                              (#"{"lr": 0.1, "weightDecay": -1}"#, "weightDecay"),
+                              (#"{"lr": 0.1, "weight_decay": -1}"#, "weight_decay"),
                               (#"{"kind": "sgd", "lr": 0.1, "momentum": 0, "nesterov": true}"#, "nesterov")] {
             XCTAssertThrowsError(try decode(json), json) { error in
                 XCTAssertTrue("\(error)".contains(field), "\(json): message \(error) does not name \(field)")

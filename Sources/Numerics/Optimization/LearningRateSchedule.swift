@@ -14,7 +14,7 @@ import Foundation
 /// Evaluated at every step these equal torch's `SequentialLR([LinearLR, main], milestones: [W steps])`
 /// stepped once per step, except that cosine stays at `minLR` after T (torch's rises again) and the
 /// milestones here are epochs of the whole run (torch's second scheduler counts from the end of the warm-up).
-/// Decoded from JSON, every key but `kind` may be left out; an unknown key is an error.
+/// Decoded (the `[schedule]` table of a run config, snake_case keys), every key but `kind` may be left out; an unknown key is an error.
 public struct LearningRateSchedule: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
         case constant, cosine, step
@@ -43,7 +43,8 @@ public struct LearningRateSchedule: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case kind, warmupEpochs, warmupStartFactor, minLR, gamma, milestones
+        case kind, gamma, milestones
+        case warmupEpochs = "warmup_epochs", warmupStartFactor = "warmup_start_factor", minLR = "min_lr"
     }
 
     public init(from decoder: Decoder) throws {
@@ -69,18 +70,18 @@ public struct LearningRateSchedule: Codable, Equatable, Sendable {
             if !condition { throw OptimizationError("schedule: \(message)") }
         }
         try check(totalEpochs.isFinite && totalEpochs > 0, "totalEpochs must be > 0, got \(totalEpochs)")
-        try check(warmupEpochs.isFinite && warmupEpochs >= 0, "warmupEpochs must be >= 0, got \(warmupEpochs)")
-        try check(kind != .constant || warmupEpochs == 0, "warmupEpochs needs kind cosine or step, not constant")
+        try check(warmupEpochs.isFinite && warmupEpochs >= 0, "warmup_epochs must be >= 0, got \(warmupEpochs)")
+        try check(kind != .constant || warmupEpochs == 0, "warmup_epochs needs kind cosine or step, not constant")
         try check(warmupEpochs < totalEpochs || warmupEpochs == 0,
-                  "warmupEpochs \(warmupEpochs) is not shorter than training (\(totalEpochs) epochs)")
+                  "warmup_epochs \(warmupEpochs) is not shorter than training (\(totalEpochs) epochs)")
         try check(warmupStartFactor > 0 && warmupStartFactor <= 1,
-                  "warmupStartFactor must be in (0, 1], got \(warmupStartFactor)")
-        try check(minLR.isFinite && minLR >= 0, "minLR must be >= 0, got \(minLR)")
+                  "warmup_start_factor must be in (0, 1], got \(warmupStartFactor)")
+        try check(minLR.isFinite && minLR >= 0, "min_lr must be >= 0, got \(minLR)")
         try check(gamma.isFinite && gamma > 0, "gamma must be > 0, got \(gamma)")
         try check(kind == .step || milestones.isEmpty, "milestones need kind step, not \(kind.rawValue)")
         for (i, milestone) in milestones.enumerated() {
             try check(milestone.isFinite && milestone >= warmupEpochs,
-                      "milestones[\(i)] = \(milestone) must be >= warmupEpochs (\(warmupEpochs))")
+                      "milestones[\(i)] = \(milestone) must be >= warmup_epochs (\(warmupEpochs))")
             if i > 0 {
                 try check(milestone > milestones[i - 1],
                           "milestones must be increasing, but milestones[\(i)] = \(milestone) follows \(milestones[i - 1])")

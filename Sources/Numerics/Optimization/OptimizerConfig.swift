@@ -1,6 +1,6 @@
 /// Hyper-parameters of `Optimizer`, with PyTorch's defaults (`torch.optim.Adam`, `AdamW`, `SGD`).
 ///
-/// Decoded from JSON, every key but `lr` may be left out (the defaults below apply) and an unknown key is an
+/// Decoded (the `[optimizer]` table of a run config, snake_case keys), every key but `lr` may be left out (the defaults below apply) and an unknown key is an
 /// error. `weightDecay` means what it means in torch for each kind:
 /// ```
 /// adam, sgd:  g <- g + weightDecay * p            (L2 penalty folded into the gradient)
@@ -34,7 +34,8 @@ public struct OptimizerConfig: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case kind, lr, beta1, beta2, eps, weightDecay, momentum, nesterov
+        case kind, lr, beta1, beta2, eps, momentum, nesterov
+        case weightDecay = "weight_decay"
     }
 
     public init(from decoder: Decoder) throws {
@@ -57,7 +58,7 @@ public struct OptimizerConfig: Codable, Equatable, Sendable {
             if !condition { throw OptimizationError("optimizer: \(message)") }
         }
         try check(lr.isFinite && lr >= 0, "lr must be finite and >= 0, got \(lr)")
-        try check(weightDecay.isFinite && weightDecay >= 0, "weightDecay must be finite and >= 0, got \(weightDecay)")
+        try check(weightDecay.isFinite && weightDecay >= 0, "weight_decay must be finite and >= 0, got \(weightDecay)")
         switch kind {
         case .adam, .adamw:
             try check(beta1 >= 0 && beta1 < 1, "beta1 must be in [0, 1), got \(beta1)")
