@@ -34,7 +34,7 @@ let package = Package(
 
         // MARK: Command-line tool
         .executableTarget(name: "promptcl", dependencies: [
-            "Numerics", "CLIP", "Distributed", "COpenBLAS",
+            "Numerics", "CLIP", "Distributed", "Continual", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "CLIPTests", dependencies: ["CLIP", "Numerics", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "CLIP", "Numerics", "TestSupport"]),
         .testTarget(name: "PromptingTests", dependencies: ["Prompting", "CLIP", "Numerics", "TestSupport"]),
-        .testTarget(name: "ContinualTests", dependencies: ["Continual", "TestSupport"]),
+        .testTarget(name: "ContinualTests", dependencies: ["Continual", "CLIP", "TestSupport"]),
         .testTarget(name: "PromptCLTests", dependencies: ["promptcl", "CLIP", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -22,6 +22,11 @@ public final class ProcessGroup: @unchecked Sendable {
     /// else already did, and registers `MPI_Finalize` to run at process exit.
     public static let world = ProcessGroup(initialisingWorld: ())
 
+    /// This process alone (MPI_COMM_SELF): a group of size 1 inside a job of any size, for computing what
+    /// a single-process run would on the same data (tests of rank-count independence). Initialises MPI
+    /// through `world`.
+    public static let single = ProcessGroup(selfOf: world)
+
     /// This process's rank in 0..<size.
     public let rank: Int
     /// The number of ranks in the job (1 without a launcher).
@@ -56,6 +61,14 @@ public final class ProcessGroup: @unchecked Sendable {
         Self.checkBeforeInit(MPI_Comm_size(communicator, &size), "MPI_Comm_size")
         self.rank = Int(rank)
         self.size = Int(size)
+    }
+
+    private init(selfOf world: ProcessGroup) {
+        threadLevel = world.threadLevel
+        communicator = cmpi_comm_self()
+        Self.checkBeforeInit(MPI_Comm_set_errhandler(communicator, cmpi_errors_return()), "MPI_Comm_set_errhandler")
+        rank = 0
+        size = 1
     }
 
     // MARK: Synchronisation and printing

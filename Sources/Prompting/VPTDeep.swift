@@ -13,7 +13,7 @@ import Numerics
 /// ```
 /// Initialisation: VPT's Xavier-uniform, U(-a, a) with a = sqrt(6 / (3 p^2 + D)) (p: patch size), by
 /// default; NSP2's official code uses U(-1, 1) (`.uniformUnit`).
-public struct VPTDeep: Sendable {
+public struct VPTDeep: PromptMethod, Sendable {
     public enum Initialization: String, Codable, Sendable, CaseIterable {
         case xavierUniform = "xavier-uniform", uniformUnit = "uniform-unit"
     }
@@ -42,6 +42,11 @@ public struct VPTDeep: Sendable {
             placement: placement, layers: config.encoder.layers)
     }
 
+    public var name: String { "vpt-deep" }
+    public var visionPlan: PromptPlan { plan }
+    /// VPT prompts the vision tower only.
+    public var textPlan: PromptPlan { .none }
+
     /// The tensor names this method trains, in site order.
     public var parameterNames: [String] { layers.map { "vpt.layer\($0)" } }
 
@@ -58,12 +63,18 @@ public struct VPTDeep: Sendable {
     }
 
     /// The prompt values of every site (shared by the batch), read from the trainable buffer.
-    public func promptValues(_ values: ParameterBuffer) -> [PromptValues] {
+    public func visionPrompts(_ values: ParameterBuffer) -> [PromptValues] {
         parameterNames.map { PromptValues(values[$0]) }
     }
 
     /// Where each site's gradient accumulates in the gradient buffer.
-    public func promptGradients(_ gradients: ParameterBuffer) -> [PromptGradient?] {
+    public func visionPromptGradients(_ gradients: ParameterBuffer) -> [PromptGradient?] {
         parameterNames.map { PromptGradient(gradients[$0]) }
     }
+
+    public func textPrompts(_ values: ParameterBuffer) -> [PromptValues] { [] }
+    public func textPromptGradients(_ gradients: ParameterBuffer) -> [PromptGradient?] { [] }
+
+    /// VPT has no loss of its own.
+    public func addPromptLoss(values: ParameterBuffer, gradients: ParameterBuffer) -> Float { 0 }
 }

@@ -52,11 +52,11 @@ final class VPTDeepTests: XCTestCase {
         let objective = ContrastiveObjective(capacity: batch, width: config.projectionDim)
 
         func loss() -> Float {
-            let image = tower.forward(pixels: pixels.pointer, prompts: method.promptValues(parameters.values), batch: batch)
+            let image = tower.forward(pixels: pixels.pointer, prompts: method.visionPrompts(parameters.values), batch: batch)
             return objective.forward(image: image, text: texts.pointer, count: batch, logScale: model.logitScale)
         }
         _ = loss()
-        tower.backward(dEmbeds: objective.backward().dImage, promptGradients: method.promptGradients(parameters.gradients),
+        tower.backward(dEmbeds: objective.backward().dImage, promptGradients: method.visionPromptGradients(parameters.gradients),
                        batch: batch)
         let analytic = (0..<parameters.count).map { parameters.gradients.storage[$0] }
         let initial = (0..<parameters.count).map { parameters.values.storage[$0] }

@@ -9,14 +9,19 @@ public enum GradientClipping {
     /// Run it after the all-reduce, on the summed gradient, so every rank clips by the same norm.
     @discardableResult
     public static func clipGlobalNorm(_ gradients: UnsafeMutablePointer<Float>, count: Int, maxNorm: Float) -> Float {
-        var sumOfSquares = 0.0
-        for i in 0..<count { sumOfSquares += Double(gradients[i]) * Double(gradients[i]) }
-        let norm = sumOfSquares.squareRoot()
+        let norm = Double(self.norm(gradients, count: count))
         let scale = Double(maxNorm) / (norm + 1e-6)
         if scale < 1 {
             let factor = Float(scale)
             for i in 0..<count { gradients[i] *= factor }
         }
         return Float(norm)
+    }
+
+    /// The L2 norm of `gradients`, accumulated in Double: sqrt(sum_i g_i^2).
+    public static func norm(_ gradients: UnsafePointer<Float>, count: Int) -> Float {
+        var sumOfSquares = 0.0
+        for i in 0..<count { sumOfSquares += Double(gradients[i]) * Double(gradients[i]) }
+        return Float(sumOfSquares.squareRoot())
     }
 }

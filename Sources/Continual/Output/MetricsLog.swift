@@ -1,0 +1,48 @@
+import Foundation
+
+/// `metrics.jsonl`: one compact JSON object per line, `"event"` naming its kind ("run", "task_start",
+/// "step", "task_end", "end"), keys sorted, each line flushed as it is written so a crash loses nothing
+/// already reported.
+final class MetricsLog {
+    let url: URL
+    private let handle: FileHandle
+    private let encoder: JSONEncoder
+
+    /// Creates the file; refuses to replace one that exists (a finished run's record is never overwritten).
+    init(url: URL) throws {
+        self.url = url
+        guard FileManager.default.createFile(atPath: url.path, contents: nil), let handle = FileHandle(forWritingAtPath: url.path) else {
+            throw TrainingError("\(url.path): cannot create the metrics file")
+        }
+        self.handle = handle
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    }
+
+    deinit { try? handle.close() }
+
+    /// Appends `{"event": event, ...payload's keys}`.
+    func write<Payload: Encodable>(_ event: String, _ payload: Payload) throws {
+        var line = try encoder.encode(Event(event: event, payload: payload))
+        line.append(UInt8(ascii: "\n"))
+        do {
+            try handle.write(contentsOf: line)
+            try handle.synchronize()
+        } catch {
+            throw TrainingError("\(url.path): cannot append a metrics line: \(error.localizedDescription)")
+        }
+    }
+
+    private struct Event<P: Encodable>: Encodable {
+        let event: String
+        let payload: P
+
+        enum CodingKeys: String, CodingKey { case event }
+
+        func encode(to encoder: Encoder) throws {
+            try payload.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(event, forKey: .event)
+        }
+    }
+}

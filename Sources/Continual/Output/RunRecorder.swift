@@ -1,0 +1,107 @@
+import CLIP
+import Foundation
+import Prompting
+
+/// Rank 0's record of a run in its output directory (`--out DIR`):
+/// ```
+/// DIR/config.toml           the config as used, every key
+/// DIR/metrics.jsonl         one line per event: run, task_start, step, task_end, end   (MetricsLog)
+/// DIR/prompts.safetensors   the trainable tensors by name (vpt.layer0, ...), rewritten atomically
+///                           at the end of each task; metadata: method, task
+/// ```
+/// and the progress lines on stdout (`ProgressLine`). A directory that already holds a run (a
+/// metrics.jsonl) is refused, so nothing saved is overwritten.
+public final class RunRecorder: TrainingObserver {
+    public let directory: URL
+    private let metrics: MetricsLog
+    private let config: TrainingConfig
+    private let methodName: String
+    private let print: (String) -> Void
+    private var taskCount = 1
+    private var windowImages = 0
+    private var windowSeconds = 0.0
+    private var totalSeconds = 0.0
+    private var steps = 0
+    private let started = Date()
+
+    /// Creates `directory` if needed, writes config.toml and starts metrics.jsonl with a "run" line.
+    public init(directory: URL, config: TrainingConfig, configTOML: String, ranks: Int,
+                print: @escaping (String) -> Void) throws {
+        self.directory = directory
+        self.config = config
+        self.print = print
+        methodName = config.method.name.rawValue
+        let files = FileManager.default
+        do {
+            try files.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw TrainingError("\(directory.path): cannot create the output directory: \(error.localizedDescription)")
+        }
+        let metricsURL = directory.appendingPathComponent("metrics.jsonl")
+        guard !files.fileExists(atPath: metricsURL.path) else {
+            throw TrainingError("\(directory.path) already holds a run (metrics.jsonl): choose another --out "
+                                + "or move it away")
+        }
+        do {
+            try Data(configTOML.utf8).write(to: directory.appendingPathComponent("config.toml"), options: .atomic)
+        } catch {
+            throw TrainingError("\(directory.path)/config.toml: cannot write: \(error.localizedDescription)")
+        }
+        metrics = try MetricsLog(url: metricsURL)
+        try metrics.write("run", RunStart(method: methodName, ranks: ranks, seed: config.seed,
+                                          globalBatch: config.train.globalBatch))
+    }
+
+    public func taskStarted(_ start: TaskStart) throws {
+        taskCount = start.taskCount
+        print("task \(start.task + 1)/\(start.taskCount): \(start.classes.count) classes, \(start.samples) samples, "
+              + "\(start.epochs) epoch(s) x \(start.stepsPerEpoch) steps")
+        try metrics.write("task_start", start)
+    }
+
+    public func stepFinished(_ record: StepRecord) throws {
+        try metrics.write("step", record)
+        steps += 1
+        totalSeconds += record.stepSeconds
+        windowSeconds += record.stepSeconds
+        windowImages += record.images
+        let endOfEpoch = record.step == record.stepsPerEpoch - 1
+        if (record.globalStep + 1) % config.train.logEverySteps == 0 || endOfEpoch {
+            print(ProgressLine.format(record, imagesPerSecond: Double(windowImages) / max(windowSeconds, 1e-9),
+                                      secondsPerStep: totalSeconds / Double(steps), taskCount: taskCount,
+                                      epochs: config.tasks.epochs))
+            windowImages = 0
+            windowSeconds = 0
+        }
+    }
+
+    public func taskFinished(_ end: TaskEnd, parameters: TrainableParameters) throws {
+        var writer = SafetensorsWriter(metadata: ["format": "promptcl-trainable", "method": methodName,
+                                                  "task": String(end.task)])
+        for entry in parameters.layout.entries {
+            try writer.add(entry.name, shape: entry.shape, floats: parameters.values.values(entry.name))
+        }
+        try writer.write(to: directory.appendingPathComponent("prompts.safetensors"))
+        try metrics.write("task_end", end)
+        print("task \(end.task + 1)/\(taskCount) done in \(ProgressLine.duration(end.seconds)): "
+              + "loss \(String(format: "%.4f", end.lastEpochLoss)) over its last epoch")
+    }
+
+    /// Writes the "end" line with the run's wall time.
+    public func finish() throws {
+        try metrics.write("end", RunEnd(seconds: Date().timeIntervalSince(started), steps: steps))
+    }
+
+    private struct RunStart: Encodable {
+        let method: String
+        let ranks: Int
+        let seed: Int
+        let globalBatch: Int
+        enum CodingKeys: String, CodingKey { case method, ranks, seed, globalBatch = "global_batch" }
+    }
+
+    private struct RunEnd: Encodable {
+        let seconds: Double
+        let steps: Int
+    }
+}

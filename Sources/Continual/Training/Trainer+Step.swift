@@ -1,0 +1,79 @@
+import CLIP
+import Foundation
+import Numerics
+
+extension Trainer {
+    /// What one optimiser step measured.
+    struct StepOutcome {
+        let loss: Float
+        let gradNorm: Float
+        let seconds: Double
+        let allreduceSeconds: Double
+    }
+
+    /// One optimiser step on this rank's `local` samples of a global batch of `globalCount`; every rank
+    /// calls it with its own share. `classes` are the classifier's columns (dataset class ids).
+    func step(local: [Int], globalCount: Int, classes: [Int], optimizer: Optimizer, lr: Float) throws -> StepOutcome {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let n = local.count
+        parameters.gradients.zero()
+        loader.loadPixels(local)
+        let image = vision.forward(pixels: loader.pixels, prompts: method.visionPrompts(parameters.values), batch: n)
+        var loss: Float
+        let dImage: UnsafePointer<Float>
+        switch objective {
+        case .contrastive(let contrastive):
+            loader.loadCaptions(local)
+            let captions = text.forward(ids: loader.ids, prompts: method.textPrompts(parameters.values), batch: n)
+            loss = contrastive.forward(image: image, text: captions, count: n, logScale: model.logitScale)
+            let gradients = contrastive.backward()
+            dImage = gradients.dImage
+            if !method.textPlan.sites.isEmpty {
+                text.backward(dEmbeds: gradients.dText, promptGradients: method.textPromptGradients(parameters.gradients),
+                              batch: n)
+            }
+        case .textClassifier(let classifier):
+            let result = classifier.forwardBackward(image: image, targets: targets(local, classes: classes), count: n,
+                                                    globalCount: globalCount, logScale: model.logitScale)
+            (loss, dImage) = result
+        case .linearHead(let head):
+            let result = head.forwardBackward(image: image, targets: targets(local, classes: classes), count: n,
+                                              globalCount: globalCount, columns: classes,
+                                              values: parameters.values, gradients: parameters.gradients)
+            (loss, dImage) = result
+        }
+        vision.backward(dEmbeds: dImage, promptGradients: method.visionPromptGradients(parameters.gradients), batch: n)
+
+        let reduceStarted = DispatchTime.now().uptimeNanoseconds
+        group.allreduceSum(UnsafeMutableBufferPointer(start: parameters.gradients.storage, count: parameters.count))
+        if case .contrastive = objective {} else {
+            loss = group.allreduce(loss, .sum)  // the classifiers' losses are per-rank shares
+        }
+        let reduceSeconds = Double(DispatchTime.now().uptimeNanoseconds - reduceStarted) / 1e9
+
+        loss += method.addPromptLoss(values: parameters.values, gradients: parameters.gradients)
+        let gradNorm: Float
+        if config.train.maxGradNorm > 0 {
+            gradNorm = GradientClipping.clipGlobalNorm(parameters.gradients.storage, count: parameters.count,
+                                                       maxNorm: Float(config.train.maxGradNorm))
+        } else {
+            gradNorm = GradientClipping.norm(parameters.gradients.storage, count: parameters.count)
+        }
+        optimizer.step(parameters: parameters.values.storage, gradients: parameters.gradients.storage, lr: lr)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        return StepOutcome(loss: loss, gradNorm: gradNorm, seconds: seconds, allreduceSeconds: reduceSeconds)
+    }
+
+    /// Each sample's class as a column of `classes`.
+    private func targets(_ local: [Int], classes: [Int]) -> [Int32] {
+        var column = [Int: Int32]()
+        for (k, c) in classes.enumerated() { column[c] = Int32(k) }
+        return local.map { index in
+            let label = dataset.label(at: index)
+            guard let target = column[label] else {
+                preconditionFailure("sample \(index) of class \(label) is not among the classes in play")
+            }
+            return target
+        }
+    }
+}

@@ -1,0 +1,181 @@
+import CLIP
+import Distributed
+import Foundation
+import Numerics
+import Prompting
+
+/// Data-parallel prompt training over the ranks of a `ProcessGroup` (DESIGN.md, "Distributed"), task after
+/// task, with one result whatever the number of ranks:
+/// ```
+/// for task t, epoch e: ShardedSampler(task t's samples, global batch B, P ranks, seed_t).order(e)
+///   each step, on rank r with its n = B / P samples:
+///     gradients = 0
+///     image = vision(pixels; prompts)  -> objective over the global batch -> backward into the gradients
+///     all-reduce(gradients)                         one call over the flat buffer
+///     loss += method.addPromptLoss(values)          replicated values: added once, after the all-reduce
+///     clip(gradients, max_grad_norm);  optimizer.step(values, gradients, lr(t, e + step / steps))
+/// ```
+/// The optimiser (Adam's moments) starts afresh at each task; the schedule runs over each task's epochs.
+/// Every rank holds the same values after every step; rank 0's observer writes the outputs.
+public final class Trainer {
+    public let config: TrainingConfig
+    public let group: ProcessGroup
+    public let parameters: TrainableParameters
+    public let split: TaskSplit
+    public let localBatch: Int
+    public var injectedFailure: InjectedFailure?
+    /// Receives the run's events (rank 0's `RunRecorder`); nil on the other ranks.
+    public weak var observer: TrainingObserver?
+    let model: CLIPModel
+    let dataset: any ImageTextDataset
+    let method: any PromptMethod
+    let seeds: RunSeeds
+    let vision: VisionTower
+    let text: TextTower
+    let loader: BatchLoader
+    let objective: TrainingObjective
+    private var globalStep = 0
+
+    /// Builds the model, data, method and buffers of `config` for `group`'s rank; nothing is trained yet.
+    /// Throws when the config does not fit the job (the global batch does not divide over the ranks) or a
+    /// file cannot be read.
+    public init(config: TrainingConfig, group: ProcessGroup) throws {
+        try config.validate()
+        guard config.train.globalBatch % group.size == 0 else {
+            throw TrainingError("train.global_batch \(config.train.globalBatch) does not divide over \(group.size) "
+                                + "ranks: choose a multiple of \(group.size)")
+        }
+        self.config = config
+        self.group = group
+        seeds = RunSeeds(root: UInt64(config.seed))
+        localBatch = config.train.globalBatch / group.size
+        let loaded = try LoadedModel(config.model, seed: seeds.model)
+        model = loaded.model
+        let visionConfig = model.config.vision
+        dataset = try Self.makeDataset(config.data, imageSize: visionConfig.imageSize, seed: seeds.data)
+        do {
+            split = try TaskSplit(classCount: dataset.classNames.count, taskCount: config.tasks.count,
+                                  seed: seeds.classOrder)
+        } catch {
+            throw TrainingError("tasks.count \(config.tasks.count): \(error)")
+        }
+        method = try config.method.makeMethod(vision: visionConfig)
+
+        var layout = ParameterLayout()
+        method.declare(into: &layout)
+        let embedding = model.config.projectionDim, classCount = dataset.classNames.count
+        if config.loss.kind == .linearHead {
+            LinearHeadObjective.declare(into: &layout, classes: classCount, width: embedding)
+        }
+        parameters = TrainableParameters(layout: layout)
+        method.initialize(parameters.values, seed: seeds.prompts)
+        if config.loss.kind == .linearHead {
+            LinearHeadObjective.initialize(parameters.values, classes: classCount, width: embedding, seed: seeds.head)
+        }
+
+        vision = VisionTower(model: model, capacity: localBatch, plan: method.visionPlan)
+        text = TextTower(model: model, capacity: localBatch, plan: method.textPlan)
+        loader = BatchLoader(dataset: dataset, tokenizer: loaded.tokenizer, capacity: localBatch,
+                             contextLength: model.config.text.contextLength)
+        switch config.loss.kind {
+        case .contrastive:
+            objective = .contrastive(ContrastiveObjective(capacity: config.train.globalBatch, width: embedding,
+                                                          gatherer: group, localCapacity: localBatch))
+        case .textClassifier:
+            objective = .textClassifier(TextClassifierObjective(width: embedding, capacity: localBatch,
+                                                                maxClasses: classCount))
+        case .linearHead:
+            objective = .linearHead(LinearHeadObjective(width: embedding, capacity: localBatch, maxClasses: classCount))
+        }
+    }
+
+    private static func makeDataset(_ data: DataSection, imageSize: Int, seed: UInt64) throws -> any ImageTextDataset {
+        switch data.dataset {
+        case .synthetic: return try SyntheticShapes(count: data.samples, imageSize: imageSize, seed: seed)
+        }
+    }
+
+    /// The sampler of task `task`.
+    public func sampler(task: Int) throws -> ShardedSampler {
+        let indices = split.indices(ofTask: task, in: dataset)
+        do {
+            return try ShardedSampler(indices: indices, globalBatch: config.train.globalBatch,
+                                      rankCount: group.size, seed: seeds.sampler(task: task))
+        } catch {
+            throw TrainingError("task \(task) (\(indices.count) samples), train.global_batch "
+                                + "\(config.train.globalBatch): \(error)")
+        }
+    }
+
+    /// Trains every task in order.
+    public func run() throws {
+        let samplers = try (0..<split.taskCount).map { try sampler(task: $0) }
+        let totalSteps = samplers.reduce(0) { $0 + $1.batchCount } * config.tasks.epochs
+        globalStep = 0
+        for (task, sampler) in samplers.enumerated() {
+            try train(task: task, sampler: sampler, totalSteps: totalSteps)
+        }
+    }
+
+    /// The dataset classes the classifier losses range over during `task`.
+    func classesInPlay(task: Int) -> [Int] {
+        Array(config.loss.classes == .task ? split.classes(ofTask: task) : split.classesSeen(upTo: task))
+    }
+
+    private func train(task: Int, sampler: ShardedSampler, totalSteps: Int) throws {
+        let started = Date()
+        let epochs = config.tasks.epochs, steps = sampler.batchCount
+        let classes = classesInPlay(task: task)
+        try observer?.taskStarted(TaskStart(task: task, taskCount: split.taskCount, classes: Array(split.classes(ofTask: task)),
+                                        samples: sampler.indices.count, epochs: epochs, stepsPerEpoch: steps))
+        if case .textClassifier(let classifier) = objective {
+            classifier.setClasses(textEmbeddings: classTextEmbeddings(classes), count: classes.count)
+        }
+        let optimizer = Optimizer(config: config.optimizer, parameterCount: parameters.count)
+        var lastEpochLoss: Float = 0
+        for epoch in 0..<epochs {
+            var epochLoss: Float = 0
+            for (step, local) in sampler.localBatches(epoch: epoch, rank: group.rank).enumerated() {
+                if let failure = injectedFailure, failure.rank == group.rank, failure.globalStep == globalStep {
+                    throw TrainingError("injected failure at global step \(globalStep) "
+                                        + "(\(InjectedFailure.environmentKey)=\(failure.rank):\(failure.globalStep))")
+                }
+                let progress = Double(epoch) + Double(step) / Double(steps)
+                let lr = config.schedule.rate(base: config.optimizer.lr, epoch: progress, totalEpochs: Double(epochs))
+                let outcome = try self.step(local: local, globalCount: config.train.globalBatch, classes: classes,
+                                            optimizer: optimizer, lr: lr)
+                guard outcome.loss.isFinite else {
+                    throw TrainingError("the loss is \(outcome.loss) at task \(task), epoch \(epoch), step \(step): "
+                                        + "stopping (lower optimizer.lr or set train.max_grad_norm)")
+                }
+                epochLoss += outcome.loss
+                try observer?.stepFinished(StepRecord(
+                    task: task, epoch: epoch, step: step, stepsPerEpoch: steps, globalStep: globalStep,
+                    totalSteps: totalSteps, loss: outcome.loss, lr: lr, gradNorm: outcome.gradNorm,
+                    images: config.train.globalBatch, stepSeconds: outcome.seconds,
+                    allreduceSeconds: outcome.allreduceSeconds))
+                globalStep += 1
+            }
+            lastEpochLoss = epochLoss / Float(steps)
+        }
+        try observer?.taskFinished(TaskEnd(task: task, steps: steps * epochs, seconds: Date().timeIntervalSince(started),
+                                           lastEpochLoss: lastEpochLoss), parameters: parameters)
+    }
+
+    /// The frozen text embeddings (C, E) of `loss.template` for each class of `classes`, in order.
+    func classTextEmbeddings(_ classes: [Int]) -> [Float] {
+        let e = model.config.projectionDim
+        var embeddings = [Float](repeating: 0, count: classes.count * e)
+        let texts = classes.map { config.loss.template.replacingOccurrences(of: "{class}", with: dataset.classNames[$0]) }
+        let prompts = method.textPrompts(parameters.values)
+        for start in stride(from: 0, to: texts.count, by: localBatch) {
+            let chunk = Array(texts[start..<min(start + localBatch, texts.count)])
+            loader.loadTexts(chunk)
+            let output = text.forward(ids: loader.ids, prompts: prompts, batch: chunk.count)
+            embeddings.withUnsafeMutableBufferPointer {
+                ($0.baseAddress! + start * e).update(from: output, count: chunk.count * e)
+            }
+        }
+        return embeddings
+    }
+}

@@ -1,0 +1,61 @@
+import Prompting
+
+/// What a run reports as it goes; an error thrown here (a failed write) ends the run. The trainer calls these on every rank with the same values; rank 0's
+/// observer writes them (`RunRecorder`), the others pass none.
+public protocol TrainingObserver: AnyObject {
+    func taskStarted(_ start: TaskStart) throws
+    func stepFinished(_ record: StepRecord) throws
+    /// The task's last step is done; `parameters` holds the trained values.
+    func taskFinished(_ end: TaskEnd, parameters: TrainableParameters) throws
+}
+
+public struct TaskStart: Encodable, Sendable {
+    public let task: Int
+    public let taskCount: Int
+    /// The dataset classes of the task, in class order.
+    public let classes: [Int]
+    public let samples: Int
+    public let epochs: Int
+    public let stepsPerEpoch: Int
+}
+
+/// One optimiser step, as written to metrics.jsonl (`"event": "step"`).
+public struct StepRecord: Encodable, Sendable {
+    public let task: Int
+    public let epoch: Int
+    /// Step within the epoch, from 0.
+    public let step: Int
+    public let stepsPerEpoch: Int
+    /// Steps since the run started, from 0, and the run's total.
+    public let globalStep: Int
+    public let totalSteps: Int
+    /// The global batch's loss (objective plus the method's own losses), the same on every rank.
+    public let loss: Float
+    public let lr: Float
+    /// The global gradient's L2 norm before clipping.
+    public let gradNorm: Float
+    /// Samples in the global batch.
+    public let images: Int
+    /// Wall time of the step on this rank, and the part of it spent in the gradient all-reduce.
+    public let stepSeconds: Double
+    public let allreduceSeconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case task, epoch, step, loss, lr, images
+        case stepsPerEpoch = "steps_per_epoch", globalStep = "global_step", totalSteps = "total_steps"
+        case gradNorm = "grad_norm", stepSeconds = "step_seconds", allreduceSeconds = "allreduce_seconds"
+    }
+}
+
+public struct TaskEnd: Encodable, Sendable {
+    public let task: Int
+    public let steps: Int
+    public let seconds: Double
+    /// Mean loss over the task's last epoch.
+    public let lastEpochLoss: Float
+
+    enum CodingKeys: String, CodingKey {
+        case task, steps, seconds
+        case lastEpochLoss = "last_epoch_loss"
+    }
+}

@@ -1,0 +1,157 @@
+import Foundation
+import XCTest
+import CLIP
+import TestSupport
+
+/// `promptcl train` as people run it: real processes, real `mpirun` (launch/mpirun), the built binary.
+/// The same global batch on 1, 2 and 4 ranks gives the same losses and prompts (float rounding aside);
+/// the same seed gives the same bits; a failing rank ends the job; bad configs get one clear error each.
+final class TrainCommandTests: XCTestCase {
+    private var scratch: URL!
+
+    /// A tiny random CLIP on 16 px synthetic shapes: 2 tasks of 24 classes, 6 steps each of a global
+    /// batch of 16 (divisible over 1, 2 and 4 ranks).
+    private let tinyConfig = """
+        seed = 7
+        [model.random]
+        image_size = 16
+        patch_size = 8
+        vision_width = 32
+        vision_layers = 2
+        vision_heads = 2
+        text_width = 32
+        text_layers = 1
+        text_heads = 2
+        projection_dim = 16
+        [data]
+        samples = 192
+        [tasks]
+        count = 2
+        epochs = 1
+        [method.vpt]
+        tokens = 2
+        [train]
+        global_batch = 16
+        log_every_steps = 2
+        [optimizer]
+        lr = 0.01
+        """
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("promptcl-train-\(UUID())")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+
+    private func writeConfig(_ text: String, name: String = "config.toml") throws -> URL {
+        let url = scratch.appendingPathComponent(name)
+        try Data(text.utf8).write(to: url)
+        return url
+    }
+
+    private func prompts(_ out: URL) throws -> [String: [Float]] {
+        let file = try SafetensorsFile(contentsOf: out.appendingPathComponent("prompts.safetensors"))
+        var tensors: [String: [Float]] = [:]
+        for name in file.tensorNames { tensors[name] = try file.floats(name) }
+        return tensors
+    }
+
+    private func assertSucceeded(_ result: TrainJob.Result, _ what: String, file: StaticString = #filePath,
+                                 line: UInt = #line) {
+        XCTAssertEqual(result.status, 0, "\(what) failed:\n\(result.stderr)", file: file, line: line)
+    }
+
+    func testOneTwoAndFourRanksGiveTheSameLossesAndPrompts() throws {
+        let config = try writeConfig(tinyConfig)
+        let plain = try TrainJob.run(config: config, out: scratch.appendingPathComponent("plain"), ranks: nil)
+        assertSucceeded(plain, "the run without mpirun")
+        let plainLosses = try TrainJob.stepLosses(plain.out), plainPrompts = try prompts(plain.out)
+        XCTAssertEqual(plainLosses.count, 12, "2 tasks x 6 steps")
+        XCTAssertEqual(Set(plainPrompts.keys), Set(["vpt.layer0", "vpt.layer1"]), "the trained tensors by name")
+        XCTAssertTrue(plain.stdout.contains("task 2/2  epoch 1/1  step 6/6  loss"), "progress lines:\n\(plain.stdout)")
+        let (first, last) = (plainLosses.prefix(6).reduce(0, +), plainLosses.suffix(6).reduce(0, +))
+        XCTAssertTrue(plainLosses.allSatisfy(\.isFinite) && first > 0 && last > 0, "losses \(plainLosses)")
+
+        for ranks in [1, 2, 4] {
+            let result = try TrainJob.run(config: config, out: scratch.appendingPathComponent("np\(ranks)"), ranks: ranks)
+            assertSucceeded(result, "mpirun -np \(ranks)")
+            let losses = try TrainJob.stepLosses(result.out), tensors = try prompts(result.out)
+            XCTAssertEqual(losses.count, plainLosses.count, "np \(ranks): step count")
+            for (step, (loss, reference)) in zip(losses, plainLosses).enumerated() {
+                XCTAssertLessThanOrEqual(abs(loss - reference) / abs(reference), 1e-5,
+                                         "np \(ranks), step \(step): loss \(loss) against \(reference) without mpirun")
+            }
+            for (name, reference) in plainPrompts {
+                let values = try XCTUnwrap(tensors[name], "np \(ranks): no \(name)")
+                let error = relativeError(values, reference)
+                print("np \(ranks): \(name) relative error \(error)")
+                XCTAssertLessThanOrEqual(error, 1e-5, "np \(ranks): \(name) differs by \(error)")
+                if ranks == 1 { XCTAssertEqual(values, reference, "np 1 is the plain run, bit for bit: \(name)") }
+            }
+            if ranks == 1 { XCTAssertEqual(losses, plainLosses, "np 1 gives the plain run's losses bit for bit") }
+        }
+    }
+
+    func testTheSameSeedGivesBitwiseIdenticalPrompts() throws {
+        let config = try writeConfig(tinyConfig)
+        var files: [Data] = []
+        for run in 0..<2 {
+            let result = try TrainJob.run(config: config, out: scratch.appendingPathComponent("run\(run)"), ranks: 2,
+                                          overrides: ["tasks.count=1"])
+            assertSucceeded(result, "run \(run)")
+            files.append(try Data(contentsOf: result.out.appendingPathComponent("prompts.safetensors")))
+            let used = try String(contentsOf: result.out.appendingPathComponent("config.toml"), encoding: .utf8)
+            XCTAssertTrue(used.contains("count = 1"), "config.toml records the --set override:\n\(used)")
+        }
+        XCTAssertEqual(files[0], files[1], "two runs with seed 7 on 2 ranks write the same prompts.safetensors bytes")
+        let other = try TrainJob.run(config: config, out: scratch.appendingPathComponent("seed8"), ranks: 2,
+                                     overrides: ["tasks.count=1", "seed=8"])
+        assertSucceeded(other, "the run with seed 8")
+        XCTAssertNotEqual(try Data(contentsOf: other.out.appendingPathComponent("prompts.safetensors")), files[0],
+                          "another seed gives other prompts")
+    }
+
+    func testAFailingRankEndsTheWholeJobQuickly() throws {
+        let config = try writeConfig(tinyConfig)
+        let out = scratch.appendingPathComponent("failing")
+        let result = try TrainJob.run(config: config, out: out, ranks: 2,
+                                      environment: ["PROMPTCL_INJECT_FAILURE": "1:3"], timeout: 120)
+        XCTAssertNotEqual(result.status, 0, "the job must fail")
+        XCTAssertTrue(result.stderr.contains("[rank 1/2] injected failure at global step 3"),
+                      "rank 1's message on stderr:\n\(result.stderr)")
+        let losses = try TrainJob.stepLosses(out)
+        XCTAssertEqual(losses.count, 3, "steps 0-2 were recorded before the failure")
+        let metrics = try FileManager.default.attributesOfItem(atPath: out.appendingPathComponent("metrics.jsonl").path)
+        let lastWrite = try XCTUnwrap(metrics[.modificationDate] as? Date)
+        let afterFailure = Date().timeIntervalSince(lastWrite)
+        print("job ended \(String(format: "%.2f", afterFailure)) s after the last step before the failure")
+        XCTAssertLessThan(afterFailure, 10, "the job must end within 10 s of the failure, took \(afterFailure) s")
+    }
+
+    func testBadConfigsGetOneClearErrorEach() throws {
+        let cases: [(name: String, text: String, ranks: Int, expected: [String])] = [
+            ("unknown-key", tinyConfig + "\nlrr = 1\n", 1, ["unknown key optimizer.lrr"]),
+            ("wrong-type", tinyConfig.replacingOccurrences(of: "samples = 192", with: "samples = \"many\""), 1,
+             ["data.samples", "integer"]),
+            ("indivisible-batch", tinyConfig.replacingOccurrences(of: "global_batch = 16", with: "global_batch = 15"), 2,
+             ["train.global_batch 15 does not divide over 2 ranks"]),
+            ("negative-lr", tinyConfig.replacingOccurrences(of: "lr = 0.01", with: "lr = -0.01"), 2,
+             ["lr must be finite and >= 0"]),
+        ]
+        for bad in cases {
+            let config = try writeConfig(bad.text, name: "\(bad.name).toml")
+            let out = scratch.appendingPathComponent(bad.name)
+            let result = try TrainJob.run(config: config, out: out, ranks: bad.ranks, timeout: 120)
+            XCTAssertEqual(result.status, 2, "\(bad.name): exit status 2 (the run could not start):\n\(result.stderr)")
+            let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("promptcl train: ") }
+            XCTAssertEqual(errors.count, 1, "\(bad.name): one error line, from one rank:\n\(result.stderr)")
+            let message = errors.first.map(String.init) ?? ""
+            XCTAssertTrue(message.contains(config.path), "\(bad.name): the error names the file: \(message)")
+            for part in bad.expected {
+                XCTAssertTrue(message.contains(part), "\(bad.name): the error says \"\(part)\": \(message)")
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "\(bad.name): no output directory")
+        }
+    }
+}

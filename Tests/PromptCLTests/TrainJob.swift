@@ -1,0 +1,76 @@
+import Foundation
+import XCTest
+
+/// A `promptcl train` job run as real processes: the built binary alone, or under `launch/mpirun -np N`
+/// (never `mpirun swift test`). The binary is the one next to this test bundle (`swift build --build-tests`).
+struct TrainJob {
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+        let seconds: Double
+        let out: URL
+    }
+
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    static var binary: URL { Bundle.main.bundleURL.appendingPathComponent("promptcl") }
+
+    /// Runs `promptcl train --config CONFIG --out OUT [--set ...]` with `ranks` MPI ranks (nil: no mpirun),
+    /// 1 OpenBLAS thread per rank. Kills the job and fails the test after `timeout` seconds.
+    static func run(config: URL, out: URL, ranks: Int?, overrides: [String] = [], environment: [String: String] = [:],
+                    timeout: Double = 300, file: StaticString = #filePath, line: UInt = #line) throws -> Result {
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw XCTSkip("no promptcl binary at \(binary.path): build with swift build --build-tests")
+        }
+        let process = Process()
+        var arguments = ["train", "--config", config.path, "--out", out.path]
+        for override in overrides { arguments += ["--set", override] }
+        if let ranks {
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = [repositoryRoot.appendingPathComponent("launch/mpirun").path, "-np", String(ranks),
+                                 "promptcl"] + arguments
+        } else {
+            process.executableURL = binary
+            process.arguments = arguments
+        }
+        var env = ProcessInfo.processInfo.environment
+        env["PROMPTCL_BIN"] = binary.path
+        env["OPENBLAS_NUM_THREADS"] = "1"
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let stdout = Pipe(), stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        let started = Date()
+        try process.run()
+        // Drain both pipes while the job runs (a full pipe would block it).
+        var outData = Data(), errData = Data()
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { outData = stdout.fileHandleForReading.readDataToEndOfFile() }
+        DispatchQueue.global().async(group: group) { errData = stderr.fileHandleForReading.readDataToEndOfFile() }
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning {
+            process.terminate()
+            XCTFail("promptcl train \(arguments) on \(ranks.map(String.init) ?? "no mpirun") did not end within "
+                    + "\(timeout) s: killed", file: file, line: line)
+        }
+        process.waitUntilExit()
+        let seconds = Date().timeIntervalSince(started)
+        group.wait()
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self), seconds: seconds, out: out)
+    }
+
+    /// The "step" lines of a run's metrics.jsonl, in order.
+    static func stepLosses(_ out: URL) throws -> [Float] {
+        let text = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        return try text.split(separator: "\n").compactMap { line -> Float? in
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            guard object?["event"] as? String == "step" else { return nil }
+            return (object?["loss"] as? NSNumber)?.floatValue
+        }
+    }
+}
