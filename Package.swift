@@ -44,7 +44,9 @@ let package = Package(
         .testTarget(name: "CLIPTests", dependencies: ["CLIP", "Numerics", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "CLIP", "Numerics", "TestSupport"]),
         .testTarget(name: "PromptingTests", dependencies: ["Prompting", "CLIP", "Numerics", "TestSupport"]),
-        .testTarget(name: "ContinualTests", dependencies: ["Continual", "CLIP", "TestSupport"]),
+        .testTarget(name: "ContinualTests", dependencies: [
+            "Continual", "CLIP", "Numerics", "TestSupport", .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
         .testTarget(name: "PromptCLTests", dependencies: ["promptcl", "CLIP", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

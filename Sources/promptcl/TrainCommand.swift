@@ -84,6 +84,6 @@ struct TrainCommand: ParsableCommand {
         default:
             break
         }
-        exit(2)
+        Foundation.exit(2)
     }
 }
