@@ -35,21 +35,26 @@ struct TrainJob {
             process.executableURL = binary
             process.arguments = arguments
         }
-        var env = ProcessInfo.processInfo.environment
+        // Not the MPI environment of this test process (a singleton once a test used ProcessGroup): a
+        // child that inherits OMPI_/PMIX_ variables would try to join this process's job.
+        var env = ProcessInfo.processInfo.environment.filter { key, _ in
+            !["OMPI_", "PMIX_", "PMI_", "OPAL_"].contains { key.hasPrefix($0) }
+        }
         env["PROMPTCL_BIN"] = binary.path
         env["OPENBLAS_NUM_THREADS"] = "1"
         for (key, value) in environment { env[key] = value }
         process.environment = env
-        let stdout = Pipe(), stderr = Pipe()
+        // Output goes to files beside the run (a pipe nobody drains would block the job).
+        let logs = out.deletingLastPathComponent()
+        let stdoutURL = logs.appendingPathComponent(out.lastPathComponent + ".stdout")
+        let stderrURL = logs.appendingPathComponent(out.lastPathComponent + ".stderr")
+        for url in [stdoutURL, stderrURL] { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
+        let stdout = try FileHandle(forWritingTo: stdoutURL), stderr = try FileHandle(forWritingTo: stderrURL)
+        defer { try? stdout.close(); try? stderr.close() }
         process.standardOutput = stdout
         process.standardError = stderr
         let started = Date()
         try process.run()
-        // Drain both pipes while the job runs (a full pipe would block it).
-        var outData = Data(), errData = Data()
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) { outData = stdout.fileHandleForReading.readDataToEndOfFile() }
-        DispatchQueue.global().async(group: group) { errData = stderr.fileHandleForReading.readDataToEndOfFile() }
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         if process.isRunning {
@@ -59,9 +64,8 @@ struct TrainJob {
         }
         process.waitUntilExit()
         let seconds = Date().timeIntervalSince(started)
-        group.wait()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self), seconds: seconds, out: out)
+        return Result(status: process.terminationStatus, stdout: try String(contentsOf: stdoutURL, encoding: .utf8),
+                      stderr: try String(contentsOf: stderrURL, encoding: .utf8), seconds: seconds, out: out)
     }
 
     /// The "step" lines of a run's metrics.jsonl, in order.

@@ -17,6 +17,11 @@ public struct TaskStart: Encodable, Sendable {
     public let samples: Int
     public let epochs: Int
     public let stepsPerEpoch: Int
+
+    enum CodingKeys: String, CodingKey {
+        case task, classes, samples, epochs
+        case taskCount = "task_count", stepsPerEpoch = "steps_per_epoch"
+    }
 }
 
 /// One optimiser step, as written to metrics.jsonl (`"event": "step"`).
