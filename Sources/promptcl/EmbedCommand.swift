@@ -28,7 +28,7 @@ struct EmbedCommand: ParsableCommand {
     @Option(help: "Output safetensors file.")
     var out: String
 
-    @Option(help: "Prompt file: vision.site{i} and text.site{i} tensors with their plans in the metadata (PromptSet); plain CLIP without it.")
+    @Option(help: "Prompt file (prompts.safetensors from `promptcl train`, or any file with vision.site{i} / text.site{i} tensors and their plans); plain CLIP without it.")
     var prompts: String?
 
     @Option(name: .customLong("batch-size"), help: "Images or captions per forward pass.")

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import CLIP
 import TestSupport
+@testable import promptcl
 
 /// `promptcl train` as people run it: real processes, real `mpirun` (launch/mpirun), the built binary.
 /// The same global batch on 1, 2 and 4 ranks gives the same losses and prompts (float rounding aside);
@@ -68,7 +69,9 @@ final class TrainCommandTests: XCTestCase {
         assertSucceeded(plain, "the run without mpirun")
         let plainLosses = try TrainJob.stepLosses(plain.out), plainPrompts = try prompts(plain.out)
         XCTAssertEqual(plainLosses.count, 12, "2 tasks x 6 steps")
-        XCTAssertEqual(Set(plainPrompts.keys), Set(["vpt.layer0", "vpt.layer1"]), "the trained tensors by name")
+        XCTAssertEqual(Set(plainPrompts.keys), Set(["vpt.layer0", "vpt.layer1", "vision.site0", "vision.site1"]),
+                       "the trained tensors by name, and the sites' prompts for embed --prompts")
+        XCTAssertEqual(plainPrompts["vision.site1"], plainPrompts["vpt.layer1"], "VPT's site 1 holds vpt.layer1")
         XCTAssertTrue(plain.stdout.contains("task 2/2  epoch 1/1  step 6/6  loss"), "progress lines:\n\(plain.stdout)")
         let (first, last) = (plainLosses.prefix(6).reduce(0, +), plainLosses.suffix(6).reduce(0, +))
         XCTAssertTrue(plainLosses.allSatisfy(\.isFinite) && first > 0 && last > 0, "losses \(plainLosses)")
@@ -91,6 +94,25 @@ final class TrainCommandTests: XCTestCase {
             }
             if ranks == 1 { XCTAssertEqual(losses, plainLosses, "np 1 gives the plain run's losses bit for bit") }
         }
+    }
+
+    func testTrainedPromptsOfAHuggingFaceModelLoadIntoEmbed() throws {
+        let model = fixturesDirectory.appendingPathComponent("models/tiny-a")
+        let config = try writeConfig(tinyConfig)
+        let result = try TrainJob.run(config: config, out: scratch.appendingPathComponent("tiny-a"), ranks: 2,
+                                      overrides: ["model.path=\"\(model.path)\"", "tasks.count=1"])
+        assertSucceeded(result, "training on transformers' tiny-a")
+        var embeddings: [[Float]] = []
+        for prompts in [nil, result.out.appendingPathComponent("prompts.safetensors").path] {
+            let out = scratch.appendingPathComponent("embeds-\(embeddings.count).safetensors")
+            var arguments = ["--model", model.path, "--images", model.appendingPathComponent("images.safetensors").path,
+                             "--texts", model.appendingPathComponent("captions.txt").path, "--out", out.path]
+            if let prompts { arguments += ["--prompts", prompts] }
+            try EmbedCommand.parse(arguments).run()
+            embeddings.append(try SafetensorsFile(contentsOf: out).floats("image_embeds"))
+        }
+        let change = relativeError(embeddings[1], embeddings[0])
+        XCTAssertGreaterThan(change, 1e-3, "the trained prompts change tiny-a's image embeddings (by \(change))")
     }
 
     func testTheSameSeedGivesBitwiseIdenticalPrompts() throws {

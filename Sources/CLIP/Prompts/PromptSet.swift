@@ -50,17 +50,25 @@ public struct PromptSet {
 
     /// Writes the prompt file atomically.
     public func write(to url: URL) throws {
+        try writer().write(to: url)
+    }
+
+    /// A safetensors writer holding the site tensors and the plans, with `metadata` added, to which a caller
+    /// may add tensors of its own before writing (the trainer adds its trainable tensors by name).
+    public func writer(metadata: [String: String] = [:]) throws -> SafetensorsWriter {
         let plans = PlansDescription(vision: .init(vision), text: .init(text))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        var writer = SafetensorsWriter(metadata: ["plans": String(decoding: try encoder.encode(plans), as: UTF8.self)])
+        var allMetadata = metadata
+        allMetadata["plans"] = String(decoding: try encoder.encode(plans), as: UTF8.self)
+        var writer = SafetensorsWriter(metadata: allMetadata)
         for (tower, plan, values) in [("vision", vision, visionValues), ("text", text, textValues)] {
             for (index, site) in plan.sites.enumerated() {
                 try writer.add("\(tower).site\(index)", shape: [site.tokens, values[index].count / site.tokens],
                                floats: values[index])
             }
         }
-        try writer.write(to: url)
+        return writer
     }
 
     private static func read(_ file: SafetensorsFile, tower: String, plan: PromptPlan, width: Int, url: URL) throws -> [[Float]] {

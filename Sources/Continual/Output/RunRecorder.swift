@@ -6,8 +6,9 @@ import Prompting
 /// ```
 /// DIR/config.toml           the config as used, every key
 /// DIR/metrics.jsonl         one line per event: run, task_start, step, task_end, end   (MetricsLog)
-/// DIR/prompts.safetensors   the trainable tensors by name (vpt.layer0, ...), rewritten atomically
-///                           at the end of each task; metadata: method, task
+/// DIR/prompts.safetensors   the trainable tensors by name (vpt.layer0, ...) and, for `embed --prompts`,
+///                           every site's prompts with the plans (PromptSet: vision.site{i}, text.site{i});
+///                           rewritten atomically at the end of each task; metadata: method, task
 /// ```
 /// and the progress lines on stdout (`ProgressLine`). A directory that already holds a run (a
 /// metrics.jsonl) is refused, so nothing saved is overwritten.
@@ -75,9 +76,9 @@ public final class RunRecorder: TrainingObserver {
         }
     }
 
-    public func taskFinished(_ end: TaskEnd, parameters: TrainableParameters) throws {
-        var writer = SafetensorsWriter(metadata: ["format": "promptcl-trainable", "method": methodName,
-                                                  "task": String(end.task)])
+    public func taskFinished(_ end: TaskEnd, parameters: TrainableParameters, prompts: PromptSet?) throws {
+        let metadata = ["format": "promptcl-trainable", "method": methodName, "task": String(end.task)]
+        var writer = try prompts?.writer(metadata: metadata) ?? SafetensorsWriter(metadata: metadata)
         for entry in parameters.layout.entries {
             try writer.add(entry.name, shape: entry.shape, floats: parameters.values.values(entry.name))
         }

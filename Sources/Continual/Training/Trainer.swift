@@ -159,7 +159,22 @@ public final class Trainer {
             lastEpochLoss = epochLoss / Float(steps)
         }
         try observer?.taskFinished(TaskEnd(task: task, steps: steps * epochs, seconds: Date().timeIntervalSince(started),
-                                           lastEpochLoss: lastEpochLoss), parameters: parameters)
+                                           lastEpochLoss: lastEpochLoss), parameters: parameters,
+                                   prompts: promptSet())
+    }
+
+    /// The prompts every site of both towers now holds, as `embed --prompts` reads them; nil when a site's
+    /// values differ per sample (chosen per input) and so have no one value to write.
+    public func promptSet() -> PromptSet? {
+        func materialise(_ values: [PromptValues], _ plan: PromptPlan, width: Int) -> [[Float]]? {
+            guard values.allSatisfy({ $0.batchStride == 0 }) else { return nil }
+            return zip(values, plan.sites).map { Array(UnsafeBufferPointer(start: $0.pointer, count: $1.tokens * width)) }
+        }
+        guard let vision = materialise(method.visionPrompts(parameters.values), method.visionPlan,
+                                       width: model.config.vision.encoder.hiddenSize),
+              let text = materialise(method.textPrompts(parameters.values), method.textPlan,
+                                     width: model.config.text.encoder.hiddenSize) else { return nil }
+        return PromptSet(vision: method.visionPlan, text: method.textPlan, visionValues: vision, textValues: text)
     }
 
     /// The frozen text embeddings (C, E) of `loss.template` for each class of `classes`, in order.

@@ -1,3 +1,4 @@
+import CLIP
 import Prompting
 
 /// What a run reports as it goes; an error thrown here (a failed write) ends the run. The trainer calls these on every rank with the same values; rank 0's
@@ -5,8 +6,9 @@ import Prompting
 public protocol TrainingObserver: AnyObject {
     func taskStarted(_ start: TaskStart) throws
     func stepFinished(_ record: StepRecord) throws
-    /// The task's last step is done; `parameters` holds the trained values.
-    func taskFinished(_ end: TaskEnd, parameters: TrainableParameters) throws
+    /// The task's last step is done; `parameters` holds the trained values, `prompts` the values of every
+    /// prompt site (nil for methods whose prompts are chosen per input).
+    func taskFinished(_ end: TaskEnd, parameters: TrainableParameters, prompts: PromptSet?) throws
 }
 
 public struct TaskStart: Encodable, Sendable {
