@@ -2,12 +2,18 @@ import CLAPACKE
 import CScaLAPACK
 
 /// Singular values (and right singular vectors) of a tall matrix A whose block rows are spread over
-/// the ranks, with ScaLAPACK's PDGESVD on a P x 1 BLACS grid; and the one-rank LAPACK reference.
+/// the ranks, with ScaLAPACK on a P x 1 BLACS grid; and the one-rank LAPACK reference.
 ///
 /// ```
 /// A = [A_0 ; A_1 ; ... ; A_{P-1}]      (m x n, rank r holds A_r: counts[r] x n, row-major)
 /// A = U diag(s) V^T,  s descending, min(m, n) values
 /// ```
+/// Two routes give s and V (U is never formed):
+/// ```
+/// .qr:   A = Q R (PDGEQRF, distributed);  R (min(m, n) x n, upper) gathered;  R = U_R diag(s) V^T (dgesdd)
+/// .svd:  PDGESVD on A directly
+/// ```
+/// A and R share s and V because Q has orthonormal columns.
 /// The null-space projection of NSP2 (DESIGN.md, "Null space") needs s and V of the stacked per-rank
 /// factors; this is the first, minimal piece of it.
 ///
@@ -34,11 +40,18 @@ public enum DistributedSVD {
         public var description: String { "\(routine) failed with info = \(info)" }
     }
 
+    /// How the distributed SVD is computed (see the type's equations).
+    public enum Route: String, Codable, Sendable, CaseIterable {
+        case qr, svd
+    }
+
     /// The SVD of the row-stacked matrix, every rank passing its own rows (`localRows`: count x columns,
     /// row-major; any count, zero included). Collective: every rank calls it with the same `columns`,
-    /// `rightVectors` and `blockSize`. Throws the same `Failure` on every rank when PDGESVD reports one.
+    /// `rightVectors`, `blockSize` and `route`. Throws the same `Failure` on every rank when a routine
+    /// reports one.
     public static func compute(localRows: [Double], columns n: Int, rightVectors: Bool = false,
-                               blockSize: Int = 64, group: ProcessGroup = .world) throws -> Result {
+                               blockSize: Int = 64, route: Route = .svd,
+                               group: ProcessGroup = .world) throws -> Result {
         precondition(n >= 1 && localRows.count % n == 0,
                      "DistributedSVD: \(localRows.count) values are not rows of \(n) columns")
         precondition(blockSize >= 1, "DistributedSVD: block size \(blockSize)")
@@ -79,6 +92,11 @@ public enum DistributedSVD {
             offset += count
         }
         source = []
+
+        if route == .qr {
+            return try qrRoute(a: &a, descA: descA, rows: m, columns: n, rightVectors: rightVectors,
+                               grid: grid, group: group)
+        }
 
         // PDGESVD: JOBU = 'N' (U is neither computed nor referenced), JOBVT = 'V' or 'N'.
         var s = [Double](repeating: 0, count: size)
@@ -124,6 +142,30 @@ public enum DistributedSVD {
                                   &u, Int32(rightVectors ? size : 1), &vt, Int32(n))
         if info != 0 { throw Failure(routine: "LAPACKE_dgesdd", info: Int(info)) }
         return Result(singularValues: s, rightSingularVectorsTransposed: rightVectors ? vt : nil, rows: m, columns: n)
+    }
+
+    /// PDGEQRF on the distributed A, then the SVD of its R on every rank (the same bits everywhere: R is
+    /// gathered whole and each rank runs the same dgesdd on it).
+    private static func qrRoute(a: inout [Double], descA: [Int32], rows m: Int, columns n: Int, rightVectors: Bool,
+                                grid: BlacsGrid, group: ProcessGroup) throws -> Result {
+        let size = min(m, n)
+        var m32 = Int32(m), n32 = Int32(n), one: Int32 = 1, info: Int32 = 0
+        // On a P x 1 grid every process holds all n columns, so tau needs n entries.
+        var tau = [Double](repeating: 0, count: n)
+        var lwork: Int32 = -1
+        var query = [Double](repeating: 0, count: 1)
+        pdgeqrf_(&m32, &n32, &a, &one, &one, descA, &tau, &query, &lwork, &info)
+        try agree(info, "PDGEQRF (workspace query)", group)
+        lwork = Int32(query[0].rounded(.up))
+        var work = [Double](repeating: 0, count: max(1, Int(lwork)))
+        pdgeqrf_(&m32, &n32, &a, &one, &one, descA, &tau, &work, &lwork, &info)
+        try agree(info, "PDGEQRF", group)
+        // R is the upper triangle (trapezoid when m < n) of A's first min(m, n) rows.
+        var r = gather(a, rows: size, columns: n, descriptor: descA, grid: grid, group: group)
+        for i in 0..<size { for j in 0..<min(i, n) { r[i * n + j] = 0 } }
+        var result = try lapack(r, rows: size, columns: n, rightVectors: rightVectors)
+        result.rows = m
+        return result
     }
 
     // MARK: Helpers

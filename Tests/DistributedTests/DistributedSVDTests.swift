@@ -17,16 +17,20 @@ final class DistributedSVDTests: XCTestCase {
     var knownValues: [Double] { (0..<n).map { 50 * pow(0.9, Double($0)) } }
 
     func testSingularValuesAndVectorsMatchTheKnownOnes() throws {
+        for route in DistributedSVD.Route.allCases { try assertKnownValuesAndVectors(route: route) }
+    }
+
+    private func assertKnownValuesAndVectors(route: DistributedSVD.Route) throws {
         let (a, q2) = makeMatrix()
         // Uneven rows (rank 0 takes the remainder and three more), and small blocks so every rank holds some.
         let counts = splitRows(m, ranks: group.size, emptyLast: false)
         let result = try DistributedSVD.compute(localRows: localRows(of: a, counts: counts), columns: n,
-                                                rightVectors: true, blockSize: 8)
+                                                rightVectors: true, blockSize: 8, route: route)
         XCTAssertEqual(result.rows, m, "rows")
         XCTAssertEqual(result.columns, n, "columns")
         XCTAssertEqual(result.singularValues.count, n, "min(m, n) values")
         let error = maxRelativeDifference(result.singularValues, knownValues)
-        XCTAssertLessThan(error, 1e-10, "ScaLAPACK singular values on rank \(group.rank) of \(group.size)")
+        XCTAssertLessThan(error, 1e-10, "ScaLAPACK singular values (\(route)) on rank \(group.rank) of \(group.size)")
 
         // Row i of V^T is column i of Q2 up to sign.
         guard let vt = result.rightSingularVectorsTransposed else { return XCTFail("no V^T") }
@@ -37,7 +41,7 @@ final class DistributedSVDTests: XCTestCase {
             for j in 0..<n { dot += vt[i * n + j] * q2[j * n + i] }
             worst = max(worst, abs(abs(dot) - 1))
         }
-        XCTAssertLessThan(worst, 1e-10, "right singular vectors against Q2 on rank \(group.rank)")
+        XCTAssertLessThan(worst, 1e-10, "right singular vectors (\(route)) against Q2 on rank \(group.rank)")
     }
 
     /// The last rank holds no rows, and the default (large) block leaves some ranks nothing of the
@@ -45,10 +49,13 @@ final class DistributedSVDTests: XCTestCase {
     func testARankWithoutRowsAndLargeBlocks() throws {
         let (a, _) = makeMatrix()
         let counts = splitRows(m, ranks: group.size, emptyLast: true)
-        let result = try DistributedSVD.compute(localRows: localRows(of: a, counts: counts), columns: n)
-        XCTAssertNil(result.rightSingularVectorsTransposed, "vectors only when asked")
-        let error = maxRelativeDifference(result.singularValues, knownValues)
-        XCTAssertLessThan(error, 1e-10, "ScaLAPACK singular values, empty last rank, rank \(group.rank)")
+        for route in DistributedSVD.Route.allCases {
+            let result = try DistributedSVD.compute(localRows: localRows(of: a, counts: counts), columns: n, route: route)
+            XCTAssertNil(result.rightSingularVectorsTransposed, "vectors only when asked (\(route))")
+            XCTAssertEqual(result.rows, m, "rows (\(route))")
+            let error = maxRelativeDifference(result.singularValues, knownValues)
+            XCTAssertLessThan(error, 1e-10, "ScaLAPACK singular values (\(route)), empty last rank, rank \(group.rank)")
+        }
     }
 
     func testLAPACKReferenceMatchesKnownValuesAndScaLAPACK() throws {
