@@ -46,9 +46,7 @@ extension Trainer {
 
         let reduceStarted = DispatchTime.now().uptimeNanoseconds
         group.allreduceSum(UnsafeMutableBufferPointer(start: parameters.gradients.storage, count: parameters.count))
-        if case .contrastive = objective {} else {
-            loss = group.allreduce(loss, .sum)  // the classifiers' losses are per-rank shares
-        }
+        if !objective.lossIsGlobal { loss = group.allreduce(loss, .sum) }
         let reduceSeconds = Double(DispatchTime.now().uptimeNanoseconds - reduceStarted) / 1e9
 
         loss += method.addPromptLoss(values: parameters.values, gradients: parameters.gradients)

@@ -96,7 +96,7 @@ public final class Trainer {
     }
 
     /// The sampler of task `task`.
-    public func sampler(task: Int) throws -> ShardedSampler {
+    private func sampler(task: Int) throws -> ShardedSampler {
         let indices = split.indices(ofTask: task, in: dataset)
         do {
             return try ShardedSampler(indices: indices, globalBatch: config.train.globalBatch,

@@ -8,4 +8,11 @@ enum TrainingObjective {
     case textClassifier(TextClassifierObjective)
     /// A trained linear head (its tensors in the trainable buffer).
     case linearHead(LinearHeadObjective)
+
+    /// Whether the loss a rank computes is already the global batch's (the contrastive loss, over gathered
+    /// rows) rather than the rank's share of it (the classifiers, summed over ranks after the step).
+    var lossIsGlobal: Bool {
+        if case .contrastive = self { return true }
+        return false
+    }
 }
