@@ -7,7 +7,7 @@ import XCTest
 
 /// NSP2's null-space math: the threshold rules against the official code (fixtures), a known null space recovered
 /// through LAPACK's SVD, the projector's algebra, the update transform (naive against BLAS, the paper's two
-/// consistency conditions, through `Optimizer.step`'s hook).
+/// consistency conditions, through `Optimizer.step`'s hook) and L_LN against central differences.
 final class NullSpaceTests: XCTestCase {
     // MARK: Threshold rules
 
@@ -247,6 +247,46 @@ final class NullSpaceTests: XCTestCase {
         }
         XCTAssertEqual(hooked.state.firstMoment, plain.state.firstMoment, "m keeps the unprojected gradient")
         XCTAssertEqual(hooked.state.secondMoment, plain.state.secondMoment, "v keeps the unprojected gradient")
+    }
+
+    // MARK: L_LN
+
+    func testStatisticsLossValueOnAHandExample() {
+        // P: tokens [1 2 3] and [0 0 0]; P0: [0 0 0] and [1 1 1].
+        let previous = OwnedFloats([0, 0, 0, 1, 1, 1]), current = OwnedFloats([1, 2, 3, 0, 0, 0])
+        let slice = PromptSlice(offset: 0, tokens: 2, width: 3)
+        let perToken = (2.0 + (2.0 / 3).squareRoot()) + (1.0 + 0.0)
+        let mean = PromptStatisticsLoss(previous: previous.pointer, slices: [slice])
+        XCTAssertEqual(mean.forward(current.pointer), perToken / 2, accuracy: 1e-15, "mean over tokens (official)")
+        let sum = PromptStatisticsLoss(previous: previous.pointer, slices: [slice], weight: 0.5, reduction: .sum)
+        XCTAssertEqual(sum.forward(current.pointer), 0.5 * perToken, accuracy: 1e-15, "sum over tokens (paper), weighted")
+        XCTAssertEqual(mean.forward(previous.pointer), 0, "no loss at the previous task's prompts")
+        let gradients = OwnedFloats([Float](repeating: 0.25, count: 6))
+        mean.backward(previous.pointer, gradients: gradients.pointer)
+        XCTAssertEqual(gradients.values, [Float](repeating: 0.25, count: 6),
+                       "sgn(0) = 0 and zero-deviation tokens: no gradient at the previous prompts")
+    }
+
+    func testStatisticsLossGradientMatchesFiniteDifferences() {
+        let slices = [PromptSlice(offset: 2, tokens: 3, width: 16), PromptSlice(offset: 2 + 48 + 4, tokens: 2, width: 8)]
+        let count = slices[1].offset + slices[1].count + 3
+        let previous = OwnedFloats(randomNormal(count, seed: 101))
+        let current = zip(previous.values, randomNormal(count, seed: 102, std: 0.5)).map { $0 + $1 }
+        for (reduction, weight) in [(PromptStatisticsLoss.Reduction.mean, 1.0), (.sum, 0.7)] {
+            let loss = PromptStatisticsLoss(previous: previous.pointer, slices: slices, weight: weight, reduction: reduction)
+            let numerical = numericalGradient(current, step: 1e-3) { values in
+                let owned = OwnedFloats(values)
+                return withExtendedLifetime(owned) { loss.forward(owned.pointer) }
+            }
+            let initial = randomNormal(count, seed: 103, std: 0.1)
+            let (values, gradients) = (OwnedFloats(current), OwnedFloats(initial))
+            withExtendedLifetime(values) { loss.backward(values.pointer, gradients: gradients.pointer) }
+            assertGradient("L_LN (\(reduction.rawValue), weight \(weight))", accumulated: gradients.values,
+                           initial: initial, numerical: numerical, tolerance: 1e-3)
+            let outside = [0, 1, 50, 51, 52, 53, count - 1]
+            XCTAssertEqual(outside.map { gradients.values[$0] }, outside.map { initial[$0] },
+                           "\(reduction.rawValue): no gradient outside the prompt slices")
+        }
     }
 
     // MARK: Helpers
