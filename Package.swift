@@ -43,7 +43,7 @@ let package = Package(
         .testTarget(name: "NumericsTests", dependencies: ["Numerics", "TestSupport"]),
         .testTarget(name: "CLIPTests", dependencies: ["CLIP", "Numerics", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "CLIP", "Numerics", "TestSupport"]),
-        .testTarget(name: "PromptingTests", dependencies: ["Prompting", "CLIP", "Numerics", "TestSupport"]),
+        .testTarget(name: "PromptingTests", dependencies: ["Prompting", "CLIP", "Numerics", "TestSupport", "CLAPACKE"]),
         .testTarget(name: "ContinualTests", dependencies: [
             "Continual", "CLIP", "Numerics", "TestSupport", .product(name: "TOMLKit", package: "TOMLKit"),
         ]),

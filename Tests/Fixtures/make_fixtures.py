@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerates every fixture under Tests/Fixtures (developers only; CI never runs it, the tests only read
-what it wrote). Needs: pip install torch transformers safetensors, and the clip-anytorch wheel, which carries
-CLIP's MIT-licensed BPE vocabulary:
+what it wrote). Needs: pip install torch transformers safetensors numpy scipy, and the clip-anytorch wheel,
+which carries CLIP's MIT-licensed BPE vocabulary:
 
     pip download --no-deps -d /tmp/clipvocab clip-anytorch
     python3 Tests/Fixtures/make_fixtures.py --wheel /tmp/clipvocab/clip_anytorch-2.6.0-py3-none-any.whl
@@ -11,6 +11,7 @@ Runs, in order (the model fixtures use the small vocabulary the tokenizer script
     make_safetensors_fixtures.py           safetensors/, configs/
     make_model_fixtures.py                 models/tiny-a, models/tiny-b
     make_optimizer_fixtures.py             optimizers/ (Adam, AdamW, SGD, clipping, lr schedules)
+    make_nullspace_fixtures.py             nullspace/cases.json (NSP2's null-space start indices, numpy + scipy)
 """
 import argparse
 import os
@@ -26,7 +27,8 @@ arguments = parser.parse_args()
 for script, argv in (("make_tokenizer_fixtures.py", ["--wheel", arguments.wheel]),
                      ("make_safetensors_fixtures.py", []),
                      ("make_model_fixtures.py", []),
-                     ("make_optimizer_fixtures.py", [])):
+                     ("make_optimizer_fixtures.py", []),
+                     ("make_nullspace_fixtures.py", [])):
     print(f"== {script}", flush=True)
     sys.argv = [script] + argv
     runpy.run_path(os.path.join(HERE, script), run_name="__main__")
