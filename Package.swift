@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "Numerics", dependencies: ["COpenBLAS"]),
         .target(name: "CLIP", dependencies: ["Numerics"], resources: [.copy("Resources/clip-vocabulary")]),
         .target(name: "Distributed", dependencies: ["CMPI", "CScaLAPACK", "CLAPACKE", "Numerics"]),
-        .target(name: "Prompting", dependencies: ["CLIP", "Numerics"]),
+        .target(name: "Prompting", dependencies: ["CLIP", "Numerics", "CLAPACKE"]),
         .target(name: "Continual", dependencies: [
             "CLIP", "Numerics", "Distributed", "Prompting", .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
