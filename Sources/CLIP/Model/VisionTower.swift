@@ -17,7 +17,7 @@ public final class VisionTower {
     let weights: VisionWeights
     let gradients: VisionWeights?
     let arena: Arena
-    private let encoder: PromptedEncoder
+    let encoder: PromptedEncoder
     private let head: ProjectionHead
     private let columns, embeddings, prefixed, preMean, preRstd, dFinal, dPrefixed, dEmbeddings: ArenaSlice
 
