@@ -1,5 +1,4 @@
 import XCTest
-import CLAPACKE
 import CLIP
 import Numerics
 import Prompting
@@ -9,16 +8,7 @@ import TestSupport
 /// the same forward passes (the explicit route exists only here), and the attention record they read
 /// against the layer's own weights.
 final class NullSpaceStatisticsTests: XCTestCase {
-    private let config = CLIPConfig(
-        vision: CLIPVisionConfig(
-            encoder: CLIPEncoderConfig(hiddenSize: 16, intermediateSize: 32, attentionHeads: 2, layers: 3,
-                                       layerNormEps: 1e-5, activation: .quickGELU),
-            imageSize: 8, patchSize: 4, channels: 3),
-        text: CLIPTextConfig(
-            encoder: CLIPEncoderConfig(hiddenSize: 8, intermediateSize: 16, attentionHeads: 1, layers: 1,
-                                       layerNormEps: 1e-5, activation: .quickGELU),
-            vocabularySize: 10, contextLength: 6, bosTokenID: 8, eosTokenID: 9, padTokenID: 9),
-        projectionDim: 12, logitScaleInit: 2.6592)
+    private let config = smallCLIPConfig
     private let d = 16, heads = 2, headSize = 8, prompts = 2
 
     private struct Explicit {
@@ -68,13 +58,13 @@ final class NullSpaceStatisticsTests: XCTestCase {
             XCTAssertEqual(m.rows, heads * headSize, "layer \(layer): M has d_h rows per head")
             let omega1Rows = explicit.omega1.count / d
             XCTAssertEqual(omega1Rows, 5 * heads * 5, "layer \(layer): 5 images x 2 heads x 5 image tokens")
-            let error1 = relativeDifference(singularValues(m.values, rows: m.rows, columns: d),
+            let error1 = maxRelativeDifference(singularValues(m.values, rows: m.rows, columns: d),
                                             singularValues(explicit.omega1, rows: omega1Rows, columns: d))
             XCTAssertLessThan(error1, 1e-9, "layer \(layer): Omega1's singular values, factored against explicit: \(error1)")
-            XCTAssertLessThan(relativeDifference(gram(m.values, columns: d), gram(explicit.omega1, columns: d)), 1e-9,
+            XCTAssertLessThan(maxRelativeDifference(gram(m.values, columns: d), gram(explicit.omega1, columns: d)), 1e-9,
                               "layer \(layer): M^T M against Omega1^T Omega1 (same right singular vectors)")
             let r2 = statistics.promptAttention
-            let error2 = relativeDifference(gram(r2.factor, columns: prompts), gram(explicit.omega2, columns: prompts))
+            let error2 = maxRelativeDifference(gram(r2.factor, columns: prompts), gram(explicit.omega2, columns: prompts))
             XCTAssertLessThan(error2, 1e-9, "layer \(layer): R_2^T R_2 against Omega2^T Omega2: \(error2)")
             XCTAssertEqual(r2.rowsSeen, omega1Rows, "layer \(layer): one Omega2 row per image query and head")
         }
@@ -115,29 +105,5 @@ final class NullSpaceStatisticsTests: XCTestCase {
             let sum = (0..<record.tokens).reduce(Float(0)) { $0 + record.probabilities[row * record.tokens + $1] }
             XCTAssertEqual(sum, 1, accuracy: 1e-5, "attention row \(row) sums to 1")
         }
-    }
-
-    private func gram(_ matrix: [Double], columns n: Int) -> [Double] {
-        var g = [Double](repeating: 0, count: n * n)
-        for r in 0..<(matrix.count / n) {
-            for i in 0..<n { for j in 0..<n { g[i * n + j] += matrix[r * n + i] * matrix[r * n + j] } }
-        }
-        return g
-    }
-
-    private func relativeDifference(_ a: [Double], _ b: [Double]) -> Double {
-        XCTAssertEqual(a.count, b.count, "lengths")
-        let scale = b.map(abs).max() ?? 1
-        return zip(a, b).map { abs($0 - $1) }.max()! / scale
-    }
-
-    private func singularValues(_ matrix: [Double], rows: Int, columns: Int) -> [Double] {
-        var a = matrix
-        var s = [Double](repeating: 0, count: min(rows, columns))
-        var u = [Double](repeating: 0, count: 1), vt = [Double](repeating: 0, count: 1)
-        let info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "N")), Int32(rows), Int32(columns), &a,
-                                  Int32(columns), &s, &u, 1, &vt, Int32(columns))
-        XCTAssertEqual(info, 0, "dgesdd")
-        return s
     }
 }

@@ -7,16 +7,7 @@ import TestSupport
 /// VPT-deep end to end through a small random CLIP vision tower: the prompt gradients in the flat
 /// gradient buffer equal central differences of the contrastive loss against fixed text embeddings.
 final class VPTDeepTests: XCTestCase {
-    private let config = CLIPConfig(
-        vision: CLIPVisionConfig(
-            encoder: CLIPEncoderConfig(hiddenSize: 16, intermediateSize: 32, attentionHeads: 2, layers: 3,
-                                       layerNormEps: 1e-5, activation: .quickGELU),
-            imageSize: 8, patchSize: 4, channels: 3),
-        text: CLIPTextConfig(
-            encoder: CLIPEncoderConfig(hiddenSize: 8, intermediateSize: 16, attentionHeads: 1, layers: 1,
-                                       layerNormEps: 1e-5, activation: .quickGELU),
-            vocabularySize: 10, contextLength: 6, bosTokenID: 8, eosTokenID: 9, padTokenID: 9),
-        projectionDim: 12, logitScaleInit: 2.6592)
+    private let config = smallCLIPConfig
 
     func testPlanInsertsAtTheFirstLayerAndReplacesAbove() throws {
         let method = try VPTDeep(config: config.vision, tokens: 2, layers: [1, 2])
