@@ -9,8 +9,9 @@ import CLIP
 /// loss  = objective(image, text) [local rows, back-propagated into visionPromptGradients / textPromptGradients]
 /// all-reduce the gradient buffer
 /// loss += addPromptLoss(values, gradients)             [depends on the replicated prompts only: added once]
+/// optimizer.step(values, gradients, lr, transformUpdate: updateTransform)   [NSP2 projects Adam's update]
 /// ```
-/// Methods with more hooks (task identity, null-space projection) extend this protocol in their issues.
+/// Methods with more hooks (task identity) extend this protocol in their issues.
 public protocol PromptMethod {
     /// The name configs use ("vpt-deep").
     var name: String { get }
@@ -35,4 +36,13 @@ public protocol PromptMethod {
     /// (`+=`) their gradient. The trainer calls it once per step after the all-reduce, on every rank,
     /// so such a loss counts once whatever the number of ranks.
     func addPromptLoss(values: ParameterBuffer, gradients: ParameterBuffer) -> Float
+
+    /// Changes the optimiser's final update in place before it is added (`Optimizer.step`'s `transformUpdate`:
+    /// the update buffer and its length); nil leaves it as it is.
+    var updateTransform: ((UnsafeMutablePointer<Float>, Int) -> Void)? { get }
+}
+
+extension PromptMethod {
+    /// Most methods leave the optimiser's update alone.
+    public var updateTransform: ((UnsafeMutablePointer<Float>, Int) -> Void)? { nil }
 }

@@ -59,7 +59,7 @@ final class ConfigLoaderTests: XCTestCase {
     func testMisspeltSectionIsAnUnknownKey() {
         assertThrows(.inSource(source, .unknownKey(key: "optimiser", known: topLevelKeys)),
                      "[optimiser] is no section") { try load("[optimiser]\nlr = 0.1") }
-        assertThrows(.inSource(source, .unknownKey(key: "method.vtp", known: ["name", "vpt"])),
+        assertThrows(.inSource(source, .unknownKey(key: "method.vtp", known: ["name", "nsp2", "vpt"])),
                      "[method.vtp] is no sub-table of [method]") { try load("[method.vtp]\ntokens = 2") }
     }
 
@@ -135,7 +135,7 @@ final class ConfigLoaderTests: XCTestCase {
     }
 
     func testUnknownEnumValueListsEveryCase() {
-        assertThrows(.inSource(source, .invalid(key: "method.name", problem: "must be one of: vpt-deep; got \"vtp\"")),
+        assertThrows(.inSource(source, .invalid(key: "method.name", problem: "must be one of: vpt-deep, vpt-nsp2, clip-nsp2; got \"vtp\"")),
                      "method.name = \"vtp\"") { try load("[method]\nname = \"vtp\"") }
         assertThrows(.inSource(source, .invalid(key: "optimizer.kind", problem: "must be one of: adam, adamw, sgd; got \"adamx\"")),
                      "optimizer.kind = \"adamx\"") { try load("[optimizer]\nkind = \"adamx\"") }

@@ -5,15 +5,23 @@ public struct MethodSection: Codable, Equatable, Sendable {
     public enum Name: String, Codable, Sendable, CaseIterable {
         /// VPT-deep trained task after task with nothing against forgetting (the sequential baseline).
         case vptDeep = "vpt-deep"
+        /// NSP2 with VPT-deep prompts in every vision layer (`NullSpacePromptTuning`).
+        case vptNSP2 = "vpt-nsp2"
+        /// NSP2 with prompts in the first vision blocks and the frozen text encoder as classifier.
+        case clipNSP2 = "clip-nsp2"
     }
 
     public var name = Name.vptDeep
+    /// The prompts of `vpt-deep`, `vpt-nsp2` and `clip-nsp2`.
     public var vpt = VPTSection()
+    /// The null space of `vpt-nsp2` and `clip-nsp2`.
+    public var nsp2 = NullSpaceSection()
 
     public init() {}
 
     func validate() throws {
         try vpt.validate()
+        try nsp2.validate()
     }
 }
 

@@ -88,6 +88,15 @@ public final class RunRecorder: TrainingObserver {
               + "loss \(String(format: "%.4f", end.lastEpochLoss)) over its last epoch")
     }
 
+    public func nullSpaceUpdated(_ update: NullSpaceRecord) throws {
+        try metrics.write("null_space", update)
+        let channel = update.layers.map { String($0.channelNullity) }.joined(separator: ",")
+        let token = update.layers.map { String($0.tokenNullity) }.joined(separator: ",")
+        print("null space after task \(update.task + 1): \(update.samples) samples, statistics "
+              + "\(ProgressLine.duration(update.statisticsSeconds)), SVD \(ProgressLine.duration(update.svdSeconds)); "
+              + "nullity per layer: channels [\(channel)], prompt tokens [\(token)]")
+    }
+
     /// Writes the "end" line with the run's wall time.
     public func finish() throws {
         try metrics.write("end", RunEnd(seconds: Date().timeIntervalSince(started), steps: steps))

@@ -57,7 +57,8 @@ extension Trainer {
         } else {
             gradNorm = GradientClipping.norm(parameters.gradients.storage, count: parameters.count)
         }
-        optimizer.step(parameters: parameters.values.storage, gradients: parameters.gradients.storage, lr: lr)
+        optimizer.step(parameters: parameters.values.storage, gradients: parameters.gradients.storage, lr: lr,
+                       transformUpdate: method.updateTransform)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         return StepOutcome(loss: loss, gradNorm: gradNorm, seconds: seconds, allreduceSeconds: reduceSeconds)
     }

@@ -13,7 +13,9 @@ import Prompting
 ///     image = vision(pixels; prompts)  -> objective over the global batch -> backward into the gradients
 ///     all-reduce(gradients)                         one call over the flat buffer
 ///     loss += method.addPromptLoss(values)          replicated values: added once, after the all-reduce
-///     clip(gradients, max_grad_norm);  optimizer.step(values, gradients, lr(t, e + step / steps))
+///     clip(gradients, max_grad_norm);  optimizer.step(values, gradients, lr(t, e + step / steps),
+///                                                     method.updateTransform)
+///   after task t (not the last), NSP2 only: updateNullSpace (Trainer+NullSpace)
 /// ```
 /// The optimiser (Adam's moments) starts afresh at each task; the schedule runs over each task's epochs.
 /// Every rank holds the same values after every step; rank 0's observer writes the outputs.
@@ -114,6 +116,9 @@ public final class Trainer {
         globalStep = 0
         for (task, sampler) in samplers.enumerated() {
             try train(task: task, sampler: sampler, totalSteps: totalSteps)
+            if task < samplers.count - 1, let nullSpace = method as? NullSpacePromptTuning {
+                try updateNullSpace(after: task, method: nullSpace, indices: sampler.indices)
+            }
         }
     }
 

@@ -9,6 +9,8 @@ public protocol TrainingObserver: AnyObject {
     /// The task's last step is done; `parameters` holds the trained values, `prompts` the values of every
     /// prompt site (nil for methods whose prompts are chosen per input).
     func taskFinished(_ end: TaskEnd, parameters: TrainableParameters, prompts: PromptSet?) throws
+    /// NSP2's projectors were rebuilt after a task (`Trainer.updateNullSpace`).
+    func nullSpaceUpdated(_ update: NullSpaceRecord) throws
 }
 
 public struct TaskStart: Encodable, Sendable {
@@ -64,5 +66,36 @@ public struct TaskEnd: Encodable, Sendable {
     enum CodingKeys: String, CodingKey {
         case task, steps, seconds
         case lastEpochLoss = "last_epoch_loss"
+    }
+}
+
+/// NSP2's null space after a task, as written to metrics.jsonl (`"event": "null_space"`).
+public struct NullSpaceRecord: Encodable, Sendable {
+    public struct Layer: Encodable, Sendable {
+        /// The prompted vision layer.
+        public let layer: Int
+        /// Rows of Omega1 behind the merged factor (samples x image tokens x heads, all tasks so far).
+        public let rows: Int
+        /// Dimensions of the null spaces P1 (of D) and P2 (of L) project onto.
+        public let channelNullity: Int
+        public let tokenNullity: Int
+
+        enum CodingKeys: String, CodingKey {
+            case layer, rows
+            case channelNullity = "channel_nullity", tokenNullity = "token_nullity"
+        }
+    }
+
+    /// The task whose data was collected.
+    public let task: Int
+    public let samples: Int
+    /// Wall time of the statistics pass and of the distributed SVDs, on this rank.
+    public let statisticsSeconds: Double
+    public let svdSeconds: Double
+    public let layers: [Layer]
+
+    enum CodingKeys: String, CodingKey {
+        case task, samples, layers
+        case statisticsSeconds = "statistics_seconds", svdSeconds = "svd_seconds"
     }
 }

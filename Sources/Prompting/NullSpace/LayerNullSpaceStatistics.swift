@@ -12,7 +12,7 @@ import CLIP
 /// ```
 /// so M and R_2 have Omega1's and Omega2's singular values and right singular vectors: the null spaces NSP2
 /// projects the prompt updates onto. Ranks' M stack by rows (DistributedSVD), tasks' likewise.
-public struct LayerNullSpaceStatistics: Sendable {
+public struct LayerNullSpaceStatistics: NullSpaceStatisticsAccumulator {
     public let heads: Int
     public let headSize: Int
     public let promptTokens: Int
@@ -29,36 +29,29 @@ public struct LayerNullSpaceStatistics: Sendable {
         promptAttention = StreamingQR(columns: promptTokens)
     }
 
+    /// Rows of Omega1 seen (samples x image tokens x heads).
+    public var rowsSeen: Int { queryFactors.reduce(0) { $0 + $1.rowsSeen } }
+
     /// Adds one batch's rows, read from the layer's attention record of an (eval) forward.
     public mutating func accumulate(_ record: VisionTower.AttentionRecord) throws {
         precondition(record.heads == heads && record.headSize == headSize && record.promptRows.count == promptTokens,
                      "statistics of \(heads) x \(headSize) with \(promptTokens) prompts fed another layer's record")
-        let imageRows = record.imageRows, t = record.tokens, d = record.width, l = promptTokens
-        let rowCount = record.batch * imageRows.count
-        var block = [Float](repeating: 0, count: rowCount * headSize)
         for h in 0..<heads {
-            var row = 0
-            for b in 0..<record.batch {
-                for token in imageRows {
-                    let q = record.qkv + (b * t + token) * 3 * d + h * headSize
-                    for j in 0..<headSize { block[row * headSize + j] = q[j] }
-                    row += 1
-                }
-            }
-            try queryFactors[h].append(rows: block, count: rowCount, rowStride: headSize)
+            let queries = record.imageQueries(head: h)
+            try queryFactors[h].append(rows: queries.values, count: queries.rows, rowStride: headSize)
         }
-        var attention = [Float](repeating: 0, count: heads * rowCount * l)
-        var row = 0
-        for b in 0..<record.batch {
-            for h in 0..<heads {
-                for token in imageRows {
-                    let probabilities = record.probabilities + ((b * heads + h) * t + token) * t + record.promptRows.lowerBound
-                    for j in 0..<l { attention[row * l + j] = probabilities[j] }
-                    row += 1
-                }
-            }
-        }
-        try promptAttention.append(rows: attention, count: row, rowStride: l)
+        let attention = record.promptAttention()
+        try promptAttention.append(rows: attention.values, count: attention.rows, rowStride: promptTokens)
+    }
+
+    /// `accumulate(_:)`: the key weight enters only at the end (`channelFactor`).
+    public mutating func accumulate(_ record: VisionTower.AttentionRecord, keyWeight: UnsafePointer<Float>) throws {
+        try accumulate(record)
+    }
+
+    /// R_2, (rows, L).
+    public func tokenFactor() -> (values: [Double], rows: Int) {
+        (promptAttention.factor, promptAttention.factorRows)
     }
 
     /// M = [R_1 W_k,1 ; ... ; R_H W_k,H], row-major, given the layer's key weight W_k (D x D, row-major as
