@@ -30,7 +30,8 @@ public final class Trainer {
     public weak var observer: TrainingObserver?
     let model: CLIPModel
     let dataset: any ImageTextDataset
-    let method: any PromptMethod
+    /// The prompt method (with its state: NSP2's merged factors).
+    public let method: any PromptMethod
     let seeds: RunSeeds
     let vision: VisionTower
     let text: TextTower
