@@ -12,7 +12,7 @@ final class NullSpaceTrainingTests: XCTestCase {
     /// 2 tasks of the synthetic shapes, VPT-NSP2 with orthogonal projectors (exact when eta = 1). The null space
     /// is Adam-NSCL's (s^2 within 10 x the smallest): on this random model the adaptive rule's elbow comes early
     /// and its null space holds directions up to 0.5-0.66 s_0, too loose a bound to tell the runs apart.
-    private func config(eta: Double) throws -> TrainingConfig {
+    private func config(eta: Double, overrides: [String] = []) throws -> TrainingConfig {
         try ConfigLoader.load(toml: """
             seed = 3
             [model.random]
@@ -47,7 +47,7 @@ final class NullSpaceTrainingTests: XCTestCase {
             global_batch = 16
             [optimizer]
             lr = 0.05
-            """, source: "nsp2-test.toml")
+            """, source: "nsp2-test.toml", overrides: overrides)
     }
 
     /// Keeps the prompts as they were at the end of the first task.
@@ -124,5 +124,15 @@ final class NullSpaceTrainingTests: XCTestCase {
             XCTAssertGreaterThan(plain.channel, 10 * nsp2.channel, "layer \(layer): without projection Omega1 dP^T is larger")
             XCTAssertGreaterThan(plain.token, 10 * nsp2.token, "layer \(layer): without projection Omega2 dP is larger")
         }
+    }
+
+    func testTooFewPromptTokensForTheAdaptiveRuleAreRefusedBeforeTraining() throws {
+        let config = try config(eta: 1, overrides: ["method.nsp2.threshold=adaptive", "method.vpt.tokens=2"])
+        XCTAssertThrowsError(try Trainer(config: config, group: .single)) { error in
+            XCTAssertTrue("\(error)".contains("method.vpt.tokens") && "\(error)".contains("adaptive"),
+                          "names the key and the rule: \(error)")
+        }
+        XCTAssertNoThrow(try Trainer(config: try self.config(eta: 1, overrides: ["method.vpt.tokens=2"])
+                                     , group: .single), "adam-nscl takes 2 tokens")
     }
 }

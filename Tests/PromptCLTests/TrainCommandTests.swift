@@ -96,6 +96,43 @@ final class TrainCommandTests: XCTestCase {
         }
     }
 
+    /// NSP2 over 3 tasks: the statistics are sharded over the ranks and merged by ScaLAPACK's SVD, the second
+    /// time with the first task's factor; every rank count chooses the same null spaces and trains the same prompts.
+    func testNSP2ChoosesTheSameNullSpacesAndPromptsOnOneTwoAndFourRanks() throws {
+        let config = try writeConfig(tinyConfig)
+        let overrides = ["method.name=vpt-nsp2", "tasks.count=3", "method.vpt.tokens=4", "method.vpt.initialization=uniform-unit"]
+        func nullSpaces(_ out: URL) throws -> [[Int]] {
+            let lines = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+                .split(separator: "\n").filter { $0.contains("\"event\":\"null_space\"") }
+            return try lines.map { line in
+                let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                let layers = try XCTUnwrap(object["layers"] as? [[String: Any]])
+                return layers.flatMap { [$0["layer"], $0["rows"], $0["channel_nullity"], $0["token_nullity"]].map { $0 as? Int ?? -1 } }
+            }
+        }
+        let plain = try TrainJob.run(config: config, out: scratch.appendingPathComponent("nsp2-plain"), ranks: nil,
+                                     overrides: overrides)
+        assertSucceeded(plain, "vpt-nsp2 without mpirun")
+        let plainSpaces = try nullSpaces(plain.out), plainPrompts = try prompts(plain.out)
+        XCTAssertEqual(plainSpaces.count, 2, "null spaces after tasks 1 and 2 of 3")
+        XCTAssertEqual(plainSpaces.map { [$0[0], $0[1]] }, [[0, 64 * 5 * 2], [0, 128 * 5 * 2]],
+                       "layer 0's rows: 64 samples per task x 5 image tokens x 2 heads, summed over tasks")
+        XCTAssertTrue(plainSpaces.allSatisfy { $0[2] > 0 && $0[2] < 32 && $0[3] > 0 && $0[3] < 4 },
+                      "null spaces inside D = 32 and L = 4: \(plainSpaces)")
+        for ranks in [2, 4] {
+            let result = try TrainJob.run(config: config, out: scratch.appendingPathComponent("nsp2-np\(ranks)"),
+                                          ranks: ranks, overrides: overrides)
+            assertSucceeded(result, "vpt-nsp2 on mpirun -np \(ranks)")
+            XCTAssertEqual(try nullSpaces(result.out), plainSpaces, "np \(ranks): the same rows and null spaces")
+            let tensors = try prompts(result.out)
+            for (name, reference) in plainPrompts {
+                let error = relativeError(try XCTUnwrap(tensors[name], "np \(ranks): no \(name)"), reference)
+                print("vpt-nsp2 np \(ranks): \(name) relative error \(error)")
+                XCTAssertLessThanOrEqual(error, 1e-5, "vpt-nsp2 np \(ranks): \(name) differs by \(error)")
+            }
+        }
+    }
+
     func testTrainedPromptsOfAHuggingFaceModelLoadIntoEmbed() throws {
         let model = fixturesDirectory.appendingPathComponent("models/tiny-a")
         let config = try writeConfig(tinyConfig)
