@@ -1,6 +1,7 @@
 import Foundation
 import Numerics
 import TOMLKit
+import TestSupport
 import XCTest
 @testable import Continual
 
@@ -326,6 +327,21 @@ final class ConfigLoaderTests: XCTestCase {
         }
         return children.reduce(into: Set<String>()) { keys, child in
             keys.formUnion(dottedKeys(child.1, prefix: prefix.isEmpty ? child.0 : "\(prefix).\(child.0)"))
+        }
+    }
+
+    /// Every config shipped under configs/ loads and validates, and names a method and dataset it means.
+    func testEveryShippedConfigLoads() throws {
+        let configs = fixturesDirectory.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("configs")
+        let files = try FileManager.default.subpathsOfDirectory(atPath: configs.path).filter { $0.hasSuffix(".toml") }.sorted()
+        XCTAssertGreaterThanOrEqual(files.count, 11, "synthetic-vpt, synthetic-vpt-vitb16, synthetic-nsp2 and 8 NSP2 settings: \(files)")
+        for file in files {
+            let config = try ConfigLoader.load(file: configs.appendingPathComponent(file))
+            if file.hasPrefix("nsp2/") {
+                XCTAssertEqual(file.hasPrefix("nsp2/vpt") ? MethodSection.Name.vptNSP2 : .clipNSP2, config.method.name, file)
+                XCTAssertEqual(config.method.vpt.tokens, 4, "\(file): prompt length 4")
+                XCTAssertEqual(config.method.nsp2.eta1, config.method.nsp2.eta2, "\(file): one eta for both projectors")
+            }
         }
     }
 }
