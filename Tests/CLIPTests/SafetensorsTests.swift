@@ -103,11 +103,17 @@ final class SafetensorsTests: XCTestCase {
         try writer.add("ids", shape: [3], int64s: [49406, -1, .min])
         try writer.add("scale", shape: [], floats: [2.6592])
         try writer.add("empty", shape: [0, 3], floats: [])
+        let doubles: [Double] = [1 / 3, -0.0, .infinity, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 1e-300]
+        try writer.add("statistics", shape: [3, 2], doubles: doubles)
         try writer.write(to: url)
 
         let file = try SafetensorsFile(contentsOf: url)
         XCTAssertEqual(file.metadata, ["format": "pt", "quote\"and\\slash": "line\nbreak"], "metadata")
-        XCTAssertEqual(file.tensorNames, ["empty", "ids", "scale", "weights.b"], "names")
+        XCTAssertEqual(file.tensorNames, ["empty", "ids", "scale", "statistics", "weights.b"], "names")
+        XCTAssertEqual(try file.doubles("statistics").map(\.bitPattern), doubles.map(\.bitPattern), "F64 bits")
+        XCTAssertEqual(file.info("statistics")?.dtype, .f64, "F64 dtype")
+        XCTAssertEqual(try file.doubles("scale"), [Double(Float(2.6592))], "F32 widened to Double")
+        XCTAssertThrowsError(try file.doubles("ids"), "I64 is not read as Double")
         XCTAssertEqual(try file.floats("weights.b").map(\.bitPattern), specials.map(\.bitPattern), "F32 bits")
         XCTAssertEqual(file.info("weights.b")?.shape, [2, 4], "F32 shape")
         XCTAssertEqual(try file.int64s("ids"), [49406, -1, .min], "I64 values")
@@ -120,7 +126,7 @@ final class SafetensorsTests: XCTestCase {
         let bytes = try Data(contentsOf: url)
         let headerLength = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
         XCTAssertEqual((8 + headerLength) % 8, 0, "header padded so the data starts 8-byte aligned")
-        XCTAssertEqual(file.info("ids")?.byteRange.lowerBound, 0, "8-byte elements laid out first")
+        XCTAssertEqual(file.info("ids")?.byteRange.lowerBound, 0, "8-byte elements laid out first, by name")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), ["round trip.safetensors"],
                        "no temporary file left behind")
     }

@@ -59,7 +59,9 @@ final class NullSpaceTrainingTests: XCTestCase {
         func taskFinished(_ end: TaskEnd, parameters: TrainableParameters, prompts: PromptSet?) throws {
             if end.task == 0 { values = Array(UnsafeBufferPointer(start: parameters.values.storage, count: parameters.count)) }
         }
-        func nullSpaceUpdated(_ update: NullSpaceRecord) throws { nullSpaceEvents.append(update) }
+        func nullSpaceUpdated(_ update: NullSpaceRecord, factors: [LayerNullSpaceFactors]) throws {
+            nullSpaceEvents.append(update)
+        }
     }
 
     /// Per prompted layer: ||Omega1 dP^T||_F / (s_0 ||dP||_F) and the bound s_k / s_0 that the projection

@@ -124,6 +124,17 @@ final class TrainCommandTests: XCTestCase {
                                           ranks: ranks, overrides: overrides)
             assertSucceeded(result, "vpt-nsp2 on mpirun -np \(ranks)")
             XCTAssertEqual(try nullSpaces(result.out), plainSpaces, "np \(ranks): the same rows and null spaces")
+            let factors = try nullSpaceFactors(result.out), plainFactors = try nullSpaceFactors(plain.out)
+            var worst = 0.0
+            for (name, reference) in plainFactors {
+                let values = try XCTUnwrap(factors[name], "np \(ranks): no \(name) in null_space.safetensors")
+                let scale = reference.map(abs).max() ?? 1
+                let error = zip(values, reference).map { abs($0 - $1) }.max()! / scale
+                // The second task's statistics come from prompts that differ in float rounding (1e-7).
+                XCTAssertLessThanOrEqual(error, 1e-6, "np \(ranks): \(name) of the merged factors differs by \(error)")
+                worst = max(worst, error)
+            }
+            print("vpt-nsp2 np \(ranks): merged factors (singular values, V^T diag(s^2) V) within \(worst)")
             let tensors = try prompts(result.out)
             for (name, reference) in plainPrompts {
                 let error = relativeError(try XCTUnwrap(tensors[name], "np \(ranks): no \(name)"), reference)
@@ -131,6 +142,26 @@ final class TrainCommandTests: XCTestCase {
                 XCTAssertLessThanOrEqual(error, 1e-5, "vpt-nsp2 np \(ranks): \(name) differs by \(error)")
             }
         }
+    }
+
+    /// Per layer and condition of null_space.safetensors: the singular values and V^T diag(s^2) V (the
+    /// covariance, free of the vectors' signs).
+    private func nullSpaceFactors(_ out: URL) throws -> [String: [Double]] {
+        let file = try SafetensorsFile(contentsOf: out.appendingPathComponent("null_space.safetensors"))
+        var result: [String: [Double]] = [:]
+        for name in file.tensorNames where name.hasSuffix(".singular_values") {
+            let s = try file.doubles(name)
+            let stem = String(name.dropLast(".singular_values".count))
+            let vt = try file.doubles(stem + ".right_vectors"), n = vt.count / max(s.count, 1)
+            var covariance = [Double](repeating: 0, count: n * n)
+            for (k, value) in s.enumerated() {
+                for i in 0..<n { for j in 0..<n { covariance[i * n + j] += value * value * vt[k * n + i] * vt[k * n + j] } }
+            }
+            result[name] = s
+            result[stem + ".covariance"] = covariance
+        }
+        XCTAssertEqual(result.count, 2 * 2 * 2, "2 layers x 2 conditions x (values, covariance) in \(file.url.path)")
+        return result
     }
 
     func testTrainedPromptsOfAHuggingFaceModelLoadIntoEmbed() throws {

@@ -1,6 +1,7 @@
 import XCTest
 import CLAPACKE
 import CLIP
+import Foundation
 import Numerics
 @testable import Prompting
 import TestSupport
@@ -143,6 +144,29 @@ final class NullSpaceRoutesTests: XCTestCase {
         XCTAssertGreaterThan(gradientNorm, 0, "L_LN's gradient was added")
     }
 
+    /// The factors a run writes read back bit for bit; a missing tensor is named with its file.
+    func testFactorTensorsRoundTripAndNameWhatIsMissing() throws {
+        let factors = try [3, 5].map { layer in
+            // Omega1 and Omega2 have the same rows (one per image query and head): the file keeps one count.
+            LayerNullSpaceFactors(layer: layer, channel: try randomFactor(rows: 9, columns: d, seed: UInt64(layer)),
+                                  token: try randomFactor(rows: 4, columns: 3, seed: UInt64(layer + 10), rowsSeen: 9))
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("null-space-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("null_space.safetensors")
+        var writer = SafetensorsWriter()
+        try NullSpaceFactorTensors.add(factors, to: &writer)
+        try writer.write(to: url)
+        let file = try SafetensorsFile(contentsOf: url)
+        XCTAssertEqual(try NullSpaceFactorTensors.read(file, layers: [3, 5]), factors, "bit for bit")
+        XCTAssertEqual(file.info("null_space.layer3.channel.right_vectors")?.shape, [9, d])
+        XCTAssertThrowsError(try NullSpaceFactorTensors.read(file, layers: [3, 4])) { error in
+            XCTAssertTrue("\(error)".contains("null_space.layer4") && "\(error)".contains(url.path),
+                          "names the tensor and the file: \(error)")
+        }
+    }
+
     // MARK: Helpers
 
     /// s and V^T of a row-major Double matrix (LAPACKE_dgesdd, thin).
@@ -157,8 +181,8 @@ final class NullSpaceRoutesTests: XCTestCase {
         return (s, vt)
     }
 
-    private func randomFactor(rows: Int, columns: Int, seed: UInt64) throws -> NullSpaceFactor {
+    private func randomFactor(rows: Int, columns: Int, seed: UInt64, rowsSeen: Int? = nil) throws -> NullSpaceFactor {
         let (s, vt) = try svd(randomNormal(rows * columns, seed: seed).map(Double.init), rows: rows, columns: columns)
-        return try NullSpaceFactor(columns: columns, singularValues: s, rightSingularVectors: vt, rowsSeen: rows)
+        return try NullSpaceFactor(columns: columns, singularValues: s, rightSingularVectors: vt, rowsSeen: rowsSeen ?? rows)
     }
 }

@@ -71,4 +71,18 @@ enum ElementConversion {
             return nil
         }
     }
+
+    /// Converts `count` elements of F64 (exact) or F32 (widened, exact) from `source` to Double; nil for other
+    /// dtypes.
+    static func doubles(_ dtype: TensorDType, from source: UnsafeRawBufferPointer, count: Int) -> [Double]? {
+        precondition(source.count == count * dtype.byteCount, "byte count does not match element count")
+        switch dtype {
+        case .f64:
+            return (0..<count).map { Double(bitPattern: UInt64(littleEndian: source.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
+        case .f32:
+            return (0..<count).map { Double(Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))) }
+        default:
+            return nil
+        }
+    }
 }

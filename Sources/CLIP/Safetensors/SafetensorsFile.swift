@@ -66,6 +66,16 @@ public struct SafetensorsFile: Sendable {
         return values
     }
 
+    /// Tensor `name` (F64, or F32 widened) as Double, row-major: statistics kept in double precision.
+    public func doubles(_ name: String) throws -> [Double] {
+        let tensor = try lookUp(name)
+        guard let values = bytes(of: tensor, { ElementConversion.doubles(tensor.dtype, from: $0, count: tensor.elementCount) }) else {
+            throw SafetensorsError(url, "tensor '\(name)' has dtype \(tensor.dtype.rawValue), which cannot be read "
+                                   + "as Double (F64 and F32 can)")
+        }
+        return values
+    }
+
     private func lookUp(_ name: String) throws -> TensorInfo {
         guard let tensor = header.tensors[name] else {
             let names = tensorNames

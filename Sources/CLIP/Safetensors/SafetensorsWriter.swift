@@ -5,7 +5,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Collects F32 and I64 tensors and writes them as one safetensors file that the Python library reads.
+/// Collects F32, F64 and I64 tensors and writes them as one safetensors file that the Python library reads.
 ///
 /// The file: u64 little-endian header length N, then the header JSON
 /// `{"__metadata__":{...},"name":{"dtype":"F32","shape":[2,3],"data_offsets":[b,e]},...}` padded with spaces
@@ -35,6 +35,12 @@ public struct SafetensorsWriter {
     public mutating func add(_ name: String, shape: [Int], floats: [Float]) throws {
         try add(name, .f32, shape: shape, count: floats.count,
                 bytes: floats.map(\.bitPattern.littleEndian).withUnsafeBytes { Array($0) })
+    }
+
+    /// Adds an F64 tensor; `doubles.count` must equal the product of `shape`.
+    public mutating func add(_ name: String, shape: [Int], doubles: [Double]) throws {
+        try add(name, .f64, shape: shape, count: doubles.count,
+                bytes: doubles.map(\.bitPattern.littleEndian).withUnsafeBytes { Array($0) })
     }
 
     /// Adds an I64 tensor; `int64s.count` must equal the product of `shape`.

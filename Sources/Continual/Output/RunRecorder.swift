@@ -88,7 +88,12 @@ public final class RunRecorder: TrainingObserver {
               + "loss \(String(format: "%.4f", end.lastEpochLoss)) over its last epoch")
     }
 
-    public func nullSpaceUpdated(_ update: NullSpaceRecord) throws {
+    /// Writes `null_space.safetensors` (the merged factors, `NullSpaceFactorTensors`), then the metrics line.
+    public func nullSpaceUpdated(_ update: NullSpaceRecord, factors: [LayerNullSpaceFactors]) throws {
+        var writer = SafetensorsWriter(metadata: ["format": "promptcl-null-space", "method": methodName,
+                                                  "task": String(update.task)])
+        try NullSpaceFactorTensors.add(factors, to: &writer)
+        try writer.write(to: directory.appendingPathComponent("null_space.safetensors"))
         try metrics.write("null_space", update)
         let channel = update.layers.map { String($0.channelNullity) }.joined(separator: ",")
         let token = update.layers.map { String($0.tokenNullity) }.joined(separator: ",")

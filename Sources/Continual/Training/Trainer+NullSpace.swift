@@ -54,7 +54,7 @@ extension Trainer {
             layers: zip(merged, method.projectors).map { factor, projectors in
                 NullSpaceRecord.Layer(layer: factor.layer, rows: factor.channel.rowsSeen,
                                       channelNullity: projectors.channel.nullity, tokenNullity: projectors.token.nullity)
-            }))
+            }), factors: merged)
     }
 
     /// The SVD of [previous (rank 0) ; every rank's `local` rows]: the merged factor of one condition.

@@ -9,8 +9,9 @@ public protocol TrainingObserver: AnyObject {
     /// The task's last step is done; `parameters` holds the trained values, `prompts` the values of every
     /// prompt site (nil for methods whose prompts are chosen per input).
     func taskFinished(_ end: TaskEnd, parameters: TrainableParameters, prompts: PromptSet?) throws
-    /// NSP2's projectors were rebuilt after a task (`Trainer.updateNullSpace`).
-    func nullSpaceUpdated(_ update: NullSpaceRecord) throws
+    /// NSP2's projectors were rebuilt after a task (`Trainer.updateNullSpace`) from `factors`, the merged
+    /// statistics of every task so far.
+    func nullSpaceUpdated(_ update: NullSpaceRecord, factors: [LayerNullSpaceFactors]) throws
 }
 
 public struct TaskStart: Encodable, Sendable {
