@@ -34,7 +34,7 @@ let package = Package(
 
         // MARK: Command-line tool
         .executableTarget(name: "promptcl", dependencies: [
-            "Numerics", "CLIP", "Distributed", "Continual", "COpenBLAS",
+            "Numerics", "CLIP", "Distributed", "Prompting", "Continual", "COpenBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -17,6 +17,7 @@ void Cblacs_gridexit(int icontxt);
 void Cblacs_exit(int notDone);
 void Cblacs_barrier(int icontxt, const char *scope);
 int Csys2blacs_handle(void *sysctxt);
+void Cfree_blacs_system_handle(int isysctxt);
 
 // MARK: Tools
 int numroc_(const int *n, const int *nb, const int *iproc, const int *isrcproc, const int *nprocs);

@@ -1,6 +1,7 @@
+import CMPI
 import CScaLAPACK
 
-/// A BLACS process grid over the ranks of MPI_COMM_WORLD, with the ScaLAPACK tools that describe a
+/// A BLACS process grid over the ranks of a `ProcessGroup` (MPI_COMM_WORLD or a subgroup), with the ScaLAPACK tools that describe a
 /// block-cyclic matrix on it (`numroc`, `descinit`).
 ///
 /// ```
@@ -8,9 +9,10 @@ import CScaLAPACK
 /// let localRows = grid.localRows(m, rowBlock: 64)        // numroc
 /// let desc = grid.descriptor(rows: m, columns: n, rowBlock: 64, columnBlock: 64, leadingDimension: ...)
 /// ```
-/// Process (r, c) of a "Row"-ordered grid is rank r * columns + c; ranks beyond rows * columns are not
-/// members (context -1) and get descriptors with context -1, which is what Cpdgemr2d expects of them.
-/// Creating and releasing a grid are collective: every rank of the job must do both, in the same order.
+/// Process (r, c) of a "Row"-ordered grid is the group's rank r * columns + c; the group's ranks beyond
+/// rows * columns are not members (context -1) and get descriptors with context -1, which is what
+/// Cpdgemr2d expects of them. Creating and releasing a grid are collective: every rank of the group must
+/// do both, in the same order. Ranks outside the group take no part.
 public final class BlacsGrid {
     /// The BLACS context, or -1 on a rank outside the grid.
     public let context: Int32
@@ -24,7 +26,7 @@ public final class BlacsGrid {
     /// Whether this rank is a process of the grid.
     public var isMember: Bool { context >= 0 }
 
-    /// A `rows` x `columns` grid in row-major process order, on the first rows * columns ranks.
+    /// A `rows` x `columns` grid in row-major process order, on the group's first rows * columns ranks.
     public init(rows: Int, columns: Int, group: ProcessGroup = .world) {
         precondition(rows >= 1 && columns >= 1 && rows * columns <= group.size,
                      "BLACS grid \(rows) x \(columns) needs at most \(group.size) ranks")
@@ -32,12 +34,16 @@ public final class BlacsGrid {
         var me: Int32 = 0
         var processes: Int32 = 0
         Cblacs_pinfo(&me, &processes)  // MPI is already up (the group), so BLACS only attaches to it.
-        if Int(processes) != group.size || Int(me) != group.rank {
-            group.abort(message: "BLACS sees process \(me) of \(processes), MPI rank \(group.rank) of \(group.size)")
+        let world = ProcessGroup.world
+        if Int(processes) != world.size || Int(me) != world.rank {
+            group.abort(message: "BLACS sees process \(me) of \(processes), MPI rank \(world.rank) of \(world.size)")
         }
-        var context: Int32 = 0
-        Cblacs_get(-1, 0, &context)  // the default system context: MPI_COMM_WORLD
+        // A BLACS system handle for the group's communicator (MPI_COMM_WORLD's is BLACS's default one), the
+        // grid on it, then the handle given back: the grid keeps communicators of its own.
+        let system = Csys2blacs_handle(UnsafeMutableRawPointer(group.communicator))
+        var context = system
         Cblacs_gridinit(&context, "Row", Int32(rows), Int32(columns))
+        if group.communicator != cmpi_comm_world() { Cfree_blacs_system_handle(system) }
         var gridRows: Int32 = -1, gridColumns: Int32 = -1, myRow: Int32 = -1, myColumn: Int32 = -1
         if context >= 0 {
             Cblacs_gridinfo(context, &gridRows, &gridColumns, &myRow, &myColumn)

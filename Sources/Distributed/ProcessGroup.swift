@@ -36,6 +36,8 @@ public final class ProcessGroup: @unchecked Sendable {
     public let threadLevel: Int32
 
     let communicator: MPI_Comm
+    /// Whether this group created its communicator (`split`) and frees it when released.
+    private let ownsCommunicator: Bool
 
     /// Rank 0 owns the task schedule, checkpoints, evaluation and the printing.
     public var isRoot: Bool { rank == 0 }
@@ -61,6 +63,7 @@ public final class ProcessGroup: @unchecked Sendable {
         Self.checkBeforeInit(MPI_Comm_size(communicator, &size), "MPI_Comm_size")
         self.rank = Int(rank)
         self.size = Int(size)
+        ownsCommunicator = false
     }
 
     private init(selfOf world: ProcessGroup) {
@@ -69,6 +72,33 @@ public final class ProcessGroup: @unchecked Sendable {
         Self.checkBeforeInit(MPI_Comm_set_errhandler(communicator, cmpi_errors_return()), "MPI_Comm_set_errhandler")
         rank = 0
         size = 1
+        ownsCommunicator = false
+    }
+
+    /// A group over a communicator just made from `parent`'s (`split`), which it owns: errors return codes
+    /// as on the parent, and the communicator is freed when the group is released.
+    init(owning communicator: MPI_Comm, parent: ProcessGroup, file: StaticString, line: UInt) {
+        threadLevel = parent.threadLevel
+        self.communicator = communicator
+        ownsCommunicator = true
+        parent.check(MPI_Comm_set_errhandler(communicator, cmpi_errors_return()), "MPI_Comm_set_errhandler",
+                     file: file, line: line)
+        var rank: Int32 = 0
+        var size: Int32 = 0
+        parent.check(MPI_Comm_rank(communicator, &rank), "MPI_Comm_rank", file: file, line: line)
+        parent.check(MPI_Comm_size(communicator, &size), "MPI_Comm_size", file: file, line: line)
+        self.rank = Int(rank)
+        self.size = Int(size)
+    }
+
+    /// Frees an owned communicator (MPI_Comm_free, unless MPI is already finalised). MPI counts the free as
+    /// collective over the group's members: release a split group at the same point on each of them.
+    deinit {
+        guard ownsCommunicator else { return }
+        var finalised: Int32 = 0
+        guard MPI_Finalized(&finalised) == cmpi_success(), finalised == 0 else { return }
+        var handle: MPI_Comm? = communicator
+        check(MPI_Comm_free(&handle), "MPI_Comm_free")
     }
 
     // MARK: Synchronisation and printing
@@ -113,7 +143,7 @@ public final class ProcessGroup: @unchecked Sendable {
         fflush(stdout)
         fputs("promptcl: [rank \(rank)/\(size)] \(message)\n", stderr)
         fflush(stderr)
-        _ = MPI_Abort(communicator, code)
+        _ = MPI_Abort(cmpi_comm_world(), code)  // the job, whichever group failed (subgroups, `single`)
         exit(code)  // MPI_Abort does not return; this only satisfies `Never`.
     }
 

@@ -1,8 +1,8 @@
 import Foundation
 import XCTest
 
-/// A `promptcl train` job run as real processes: the built binary alone, or under `launch/mpirun -np N`
-/// (never `mpirun swift test`). The binary is the one next to this test bundle (`swift build --build-tests`).
+/// A `promptcl train` job (or any other `promptcl` command) run as real processes: the built binary alone,
+/// or under `launch/mpirun -np N` (never `mpirun swift test`). The binary is the one next to this test bundle (`swift build --build-tests`).
 struct TrainJob {
     struct Result {
         let status: Int32
@@ -21,12 +21,21 @@ struct TrainJob {
     /// 1 OpenBLAS thread per rank. Kills the job and fails the test after `timeout` seconds.
     static func run(config: URL, out: URL, ranks: Int?, overrides: [String] = [], environment: [String: String] = [:],
                     timeout: Double = 300, file: StaticString = #filePath, line: UInt = #line) throws -> Result {
+        var arguments = ["train", "--config", config.path, "--out", out.path]
+        for override in overrides { arguments += ["--set", override] }
+        return try promptcl(arguments, ranks: ranks, logs: out, environment: environment, timeout: timeout,
+                            file: file, line: line)
+    }
+
+    /// Runs the built `promptcl` with `arguments` on `ranks` MPI ranks (nil: no mpirun), 1 OpenBLAS thread per
+    /// rank; stdout and stderr go to `LOGS.stdout` and `LOGS.stderr` (`out` of the result is `logs`). Kills the
+    /// job and fails the test after `timeout` seconds.
+    static func promptcl(_ arguments: [String], ranks: Int?, logs: URL, environment: [String: String] = [:],
+                         timeout: Double = 300, file: StaticString = #filePath, line: UInt = #line) throws -> Result {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             throw XCTSkip("no promptcl binary at \(binary.path): build with swift build --build-tests")
         }
         let process = Process()
-        var arguments = ["train", "--config", config.path, "--out", out.path]
-        for override in overrides { arguments += ["--set", override] }
         if let ranks {
             process.executableURL = URL(fileURLWithPath: "/bin/bash")
             process.arguments = [repositoryRoot.appendingPathComponent("launch/mpirun").path, "-np", String(ranks),
@@ -45,9 +54,9 @@ struct TrainJob {
         for (key, value) in environment { env[key] = value }
         process.environment = env
         // Output goes to files beside the run (a pipe nobody drains would block the job).
-        let logs = out.deletingLastPathComponent()
-        let stdoutURL = logs.appendingPathComponent(out.lastPathComponent + ".stdout")
-        let stderrURL = logs.appendingPathComponent(out.lastPathComponent + ".stderr")
+        let folder = logs.deletingLastPathComponent()
+        let stdoutURL = folder.appendingPathComponent(logs.lastPathComponent + ".stdout")
+        let stderrURL = folder.appendingPathComponent(logs.lastPathComponent + ".stderr")
         for url in [stdoutURL, stderrURL] { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
         let stdout = try FileHandle(forWritingTo: stdoutURL), stderr = try FileHandle(forWritingTo: stderrURL)
         defer { try? stdout.close(); try? stderr.close() }
@@ -59,13 +68,13 @@ struct TrainJob {
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         if process.isRunning {
             process.terminate()
-            XCTFail("promptcl train \(arguments) on \(ranks.map(String.init) ?? "no mpirun") did not end within "
+            XCTFail("promptcl \(arguments) on \(ranks.map(String.init) ?? "no mpirun") did not end within "
                     + "\(timeout) s: killed", file: file, line: line)
         }
         process.waitUntilExit()
         let seconds = Date().timeIntervalSince(started)
         return Result(status: process.terminationStatus, stdout: try String(contentsOf: stdoutURL, encoding: .utf8),
-                      stderr: try String(contentsOf: stderrURL, encoding: .utf8), seconds: seconds, out: out)
+                      stderr: try String(contentsOf: stderrURL, encoding: .utf8), seconds: seconds, out: logs)
     }
 
     /// The "step" lines of a run's metrics.jsonl, in order.
