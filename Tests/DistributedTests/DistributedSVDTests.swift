@@ -80,40 +80,9 @@ final class DistributedSVDTests: XCTestCase {
 
     // MARK: Helpers
 
-    /// A = Q1 diag(s) Q2^T, row-major m x n, and Q2 (row-major n x n); the same on every rank.
+    /// A = Q1 diag(s) Q2[:, 0..<s.count]^T and Q2 (`knownSpectrumMatrix`); the same on every rank.
     private func makeMatrix() -> (a: [Double], q2: [Double]) {
-        let q1 = orthonormalColumns(rows: m, columns: n, seed: 11)
-        let q2 = orthonormalColumns(rows: n, columns: n, seed: 12)
-        let s = knownValues
-        var a = [Double](repeating: 0, count: m * n)
-        for i in 0..<m {
-            for j in 0..<n {
-                var sum = 0.0
-                for k in 0..<n { sum += q1[i * n + k] * s[k] * q2[j * n + k] }
-                a[i * n + j] = sum
-            }
-        }
-        return (a, q2)
-    }
-
-    /// Seeded Gaussian columns, orthonormalised by modified Gram-Schmidt, twice (row-major).
-    private func orthonormalColumns(rows: Int, columns: Int, seed: UInt64) -> [Double] {
-        var generator = SplitMix64(seed: seed)
-        var q = (0..<(rows * columns)).map { _ in Double(generator.nextNormal()) }
-        for _ in 0..<2 {
-            for j in 0..<columns {
-                for k in 0..<j {
-                    var dot = 0.0
-                    for i in 0..<rows { dot += q[i * columns + k] * q[i * columns + j] }
-                    for i in 0..<rows { q[i * columns + j] -= dot * q[i * columns + k] }
-                }
-                var norm = 0.0
-                for i in 0..<rows { norm += q[i * columns + j] * q[i * columns + j] }
-                norm = norm.squareRoot()
-                for i in 0..<rows { q[i * columns + j] /= norm }
-            }
-        }
-        return q
+        knownSpectrumMatrix(rows: m, columns: n, singularValues: knownValues, seeds: (11, 12))
     }
 
     /// Row counts per rank: uneven on purpose; with `emptyLast` the last rank (if not alone) gets none.
