@@ -1,19 +1,24 @@
 import CLIP
 
 /// A prompt method as the trainer drives it (DESIGN.md, "Prompting methods"): it declares its tensors in
-/// the flat trainable buffer, says where its prompts go in each tower, and may add losses of its own.
+/// the flat trainable buffer, says where its prompts go in each tower, builds each batch's prompts from
+/// them, and may add losses of its own.
 ///
-/// Per step, on every rank:
+/// Per step of task t, on every rank (`range` = `trainedRange(task: t)`):
 /// ```
+/// prepare(values, batch)                               [compose / couple / select the batch's prompts]
 /// image = vision(pixels; visionPrompts(values))        text = text(ids; textPrompts(values))
 /// loss  = objective(image, text) [local rows, back-propagated into visionPromptGradients / textPromptGradients]
-/// all-reduce the gradient buffer
-/// loss += addPromptLoss(values, gradients)             [depends on the replicated prompts only: added once]
-/// optimizer.step(values, gradients, lr, transformUpdate: updateTransform)   [NSP2 projects Adam's update]
+/// loss += finishBackward(values, gradients, batch)     [prompt gradients -> parameter gradients; per-sample losses]
+/// all-reduce gradients[range]
+/// loss += addPromptLoss(values, gradients, task: t)    [depends on the replicated values only: added once]
+/// optimizer.step(values[range], gradients[range], lr, transformUpdate: updateTransform)
 /// ```
-/// Methods with more hooks (task identity) extend this protocol in their issues.
+/// Methods whose prompts are fixed tensors (VPT-deep) point the towers straight into the buffers; methods
+/// whose prompts are computed (LPI's low-rank composition, MaPLe's coupling, L2P's per-sample selection)
+/// build them in `prepare` into buffers of their own and carry the gradients back in `finishBackward`.
 public protocol PromptMethod {
-    /// The name configs use ("vpt-deep").
+    /// The name configs use (`method.name`, e.g. "vpt-seq").
     var name: String { get }
     /// Prompt sites of the vision tower (`.none` for none).
     var visionPlan: PromptPlan { get }
@@ -24,25 +29,47 @@ public protocol PromptMethod {
     func declare(into layout: inout ParameterLayout)
     /// Fills the method's tensors of `values` with their initial values, seeded.
     func initialize(_ values: ParameterBuffer, seed: UInt64)
+    /// The offsets of the trainable buffer trained during `task`; the rest stays as it is (the earlier
+    /// tasks' prompts of per-task methods). The whole buffer by default.
+    func trainedRange(task: Int, in layout: ParameterLayout) -> Range<Int>
 
-    /// The values of `visionPlan.sites[i]`, read from the trainable buffer.
+    /// Whether the prompts depend on each sample's task (per-task prompts: S-Prompts, LPI), so that inference
+    /// needs task keys. False by default.
+    var selectsByTask: Bool { get }
+    /// Whether `prepare` reads `PromptBatch.imageQueries` (L2P). False by default.
+    var needsImageQueries: Bool { get }
+
+    /// Builds the prompts of `batch` from `values` before the towers' forward; nothing by default.
+    func prepare(values: ParameterBuffer, batch: PromptBatch)
+    /// The values of `visionPlan.sites[i]` for the batch last prepared.
     func visionPrompts(_ values: ParameterBuffer) -> [PromptValues]
     /// Where the gradient of `visionPlan.sites[i]` accumulates.
     func visionPromptGradients(_ gradients: ParameterBuffer) -> [PromptGradient?]
     func textPrompts(_ values: ParameterBuffer) -> [PromptValues]
     func textPromptGradients(_ gradients: ParameterBuffer) -> [PromptGradient?]
+    /// After the towers' backward, on this rank's samples: carries the prompt gradients into the parameter
+    /// gradients (`+=`) and adds the method's per-sample losses, each sample weighted 1 / `globalCount`.
+    /// Returns this rank's share of those losses (the trainer sums the shares over ranks); 0 by default.
+    func finishBackward(values: ParameterBuffer, gradients: ParameterBuffer, batch: PromptBatch, globalCount: Int) -> Float
 
-    /// Losses that depend on the (replicated) trainable values alone: returns their value and adds
-    /// (`+=`) their gradient. The trainer calls it once per step after the all-reduce, on every rank,
+    /// Losses that depend on the (replicated) trainable values alone during `task`: returns their value and
+    /// adds (`+=`) their gradient. The trainer calls it once per step after the all-reduce, on every rank,
     /// so such a loss counts once whatever the number of ranks.
-    func addPromptLoss(values: ParameterBuffer, gradients: ParameterBuffer) -> Float
+    func addPromptLoss(values: ParameterBuffer, gradients: ParameterBuffer, task: Int) -> Float
 
-    /// Changes the optimiser's final update in place before it is added (`Optimizer.step`'s `transformUpdate`:
-    /// the update buffer and its length); nil leaves it as it is.
+    /// Changes the optimiser's final update of the trained range in place before it is added
+    /// (`Optimizer.step`'s `transformUpdate`: the range's update and its length); nil leaves it as it is.
     var updateTransform: ((UnsafeMutablePointer<Float>, Int) -> Void)? { get }
 }
 
 extension PromptMethod {
+    public func trainedRange(task: Int, in layout: ParameterLayout) -> Range<Int> { 0..<layout.count }
+    public var selectsByTask: Bool { false }
+    public var needsImageQueries: Bool { false }
+    public func prepare(values: ParameterBuffer, batch: PromptBatch) {}
+    public func finishBackward(values: ParameterBuffer, gradients: ParameterBuffer, batch: PromptBatch,
+                               globalCount: Int) -> Float { 0 }
+    public func addPromptLoss(values: ParameterBuffer, gradients: ParameterBuffer, task: Int) -> Float { 0 }
     /// Most methods leave the optimiser's update alone.
     public var updateTransform: ((UnsafeMutablePointer<Float>, Int) -> Void)? { nil }
 }

@@ -42,7 +42,8 @@ public struct VPTDeep: PromptMethod, Sendable {
             placement: placement, layers: config.encoder.layers)
     }
 
-    public var name: String { "vpt-deep" }
+    /// Trained task after task with nothing else, VPT-deep is the sequential baseline `vpt-seq`.
+    public var name: String { "vpt-seq" }
     public var visionPlan: PromptPlan { plan }
     /// VPT prompts the vision tower only.
     public var textPlan: PromptPlan { .none }
@@ -74,7 +75,4 @@ public struct VPTDeep: PromptMethod, Sendable {
 
     public func textPrompts(_ values: ParameterBuffer) -> [PromptValues] { [] }
     public func textPromptGradients(_ gradients: ParameterBuffer) -> [PromptGradient?] { [] }
-
-    /// VPT has no loss of its own.
-    public func addPromptLoss(values: ParameterBuffer, gradients: ParameterBuffer) -> Float { 0 }
 }

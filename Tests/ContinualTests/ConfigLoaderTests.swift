@@ -60,7 +60,7 @@ final class ConfigLoaderTests: XCTestCase {
     func testMisspeltSectionIsAnUnknownKey() {
         assertThrows(.inSource(source, .unknownKey(key: "optimiser", known: topLevelKeys)),
                      "[optimiser] is no section") { try load("[optimiser]\nlr = 0.1") }
-        assertThrows(.inSource(source, .unknownKey(key: "method.vtp", known: ["name", "nsp2", "vpt"])),
+        assertThrows(.inSource(source, .unknownKey(key: "method.vtp", known: ["maple", "name", "nsp2", "sprompts", "vpt"])),
                      "[method.vtp] is no sub-table of [method]") { try load("[method.vtp]\ntokens = 2") }
     }
 
@@ -136,7 +136,7 @@ final class ConfigLoaderTests: XCTestCase {
     }
 
     func testUnknownEnumValueListsEveryCase() {
-        assertThrows(.inSource(source, .invalid(key: "method.name", problem: "must be one of: vpt-deep, vpt-nsp2, clip-nsp2; got \"vtp\"")),
+        assertThrows(.inSource(source, .invalid(key: "method.name", problem: "must be one of: zero-shot, vpt-seq, l2p, s-prompts, maple, dcp, lpi-m, lpi-p, dp, cp, mpl, vpt-nsp2, clip-nsp2; got \"vtp\"")),
                      "method.name = \"vtp\"") { try load("[method]\nname = \"vtp\"") }
         assertThrows(.inSource(source, .invalid(key: "optimizer.kind", problem: "must be one of: adam, adamw, sgd; got \"adamx\"")),
                      "optimizer.kind = \"adamx\"") { try load("[optimizer]\nkind = \"adamx\"") }
@@ -199,9 +199,9 @@ final class ConfigLoaderTests: XCTestCase {
     }
 
     func testOverrideBareWordIsAString() throws {
-        let config = try load("", ["method.name=vpt-deep", "optimizer.kind=adamw", "loss.kind=linear-head",
+        let config = try load("", ["method.name=vpt-seq", "optimizer.kind=adamw", "loss.kind=linear-head",
                                    "model.path=/models/clip-vit-b16"])
-        XCTAssertEqual(config.method.name, .vptDeep, "vpt-deep, unquoted")
+        XCTAssertEqual(config.method.name, .vptSeq, "vpt-seq, unquoted")
         XCTAssertEqual(config.optimizer.kind, .adamw, "adamw, unquoted")
         XCTAssertEqual(config.loss.kind, .linearHead, "linear-head, unquoted")
         XCTAssertEqual(config.model.path, "/models/clip-vit-b16", "a path, unquoted")

@@ -41,13 +41,13 @@ final class ConfigValueTests: XCTestCase {
             "a": .string("say \"hi\"\n"),
             "c": .boolean(true),
             "max-norm": .integer(-2),
-            "odd key": .choice("vpt-deep", cases: ["vpt-deep"]),
+            "odd key": .choice("vpt-seq", cases: ["vpt-seq"]),
         ])
         XCTAssertEqual(value.tomlDocument, """
             a = "say \\"hi\\"\\n"
             c = true
             max-norm = -2
-            "odd key" = "vpt-deep"
+            "odd key" = "vpt-seq"
 
             [b]
             y = [1.0, 0.5]

@@ -107,7 +107,7 @@ final class NullSpaceRoutesTests: XCTestCase {
         let parameters = TrainableParameters(layout: layout)
         method.initialize(parameters.values, seed: 71)
         XCTAssertNil(method.updateTransform, "no projection before the first task's statistics")
-        XCTAssertEqual(method.addPromptLoss(values: parameters.values, gradients: parameters.gradients), 0, "no L_LN yet")
+        XCTAssertEqual(method.addPromptLoss(values: parameters.values, gradients: parameters.gradients, task: 1), 0, "no L_LN yet")
 
         let factors = try [0, 2].enumerated().map { index, layer in
             let channel = try randomFactor(rows: 10, columns: d, seed: UInt64(80 + index))
@@ -135,10 +135,10 @@ final class NullSpaceRoutesTests: XCTestCase {
         XCTAssertGreaterThan(relativeError(projected, update), 1e-2, "the hook changed the update")
 
         // L_LN is 0 at the adopted prompts and positive once they move; its gradient is added.
-        XCTAssertEqual(method.addPromptLoss(values: parameters.values, gradients: parameters.gradients), 0, accuracy: 1e-7)
+        XCTAssertEqual(method.addPromptLoss(values: parameters.values, gradients: parameters.gradients, task: 1), 0, accuracy: 1e-7)
         for i in 0..<parameters.count { parameters.values.storage[i] *= 1.5 }
         parameters.gradients.zero()
-        let loss = method.addPromptLoss(values: parameters.values, gradients: parameters.gradients)
+        let loss = method.addPromptLoss(values: parameters.values, gradients: parameters.gradients, task: 1)
         XCTAssertGreaterThan(loss, 0, "prompts scaled by 1.5 change their deviations")
         let gradientNorm = GradientClipping.norm(parameters.gradients.storage, count: parameters.count)
         XCTAssertGreaterThan(gradientNorm, 0, "L_LN's gradient was added")

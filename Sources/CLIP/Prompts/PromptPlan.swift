@@ -92,6 +92,11 @@ public struct PromptPlanError: Error, CustomStringConvertible {
 
     /// A method asked to prompt no layer at all.
     public static let noLayers = PromptPlanError("no prompted layers")
+
+    /// A prompt depth (layers prompted from the first) outside 1...layers.
+    public static func depth(_ depth: Int, layers: Int) -> PromptPlanError {
+        PromptPlanError("prompt depth \(depth) is outside 1...\(layers), the layers of the towers")
+    }
 }
 
 /// The values for one site: `tokens` rows of width D, shared by the batch (`batchStride` 0)

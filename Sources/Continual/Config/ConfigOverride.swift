@@ -5,7 +5,7 @@ import TOMLKit
 /// `{ optimizer = { lr = 0.001 } }`, laid over the file like a file of its own.
 ///
 /// The value is read as a TOML value (`0.01`, `1e-3`, `"text"`, `[1, 2]`, `true`); text that is not one TOML
-/// value is taken as a string, so `method.name=vpt-deep` needs no quotes (quote a string that would read as
+/// value is taken as a string, so `method.name=vpt-seq` needs no quotes (quote a string that would read as
 /// something else: `model.path="true"`).
 enum ConfigOverride {
     /// Throws `ConfigError.invalid` when `argument` is not key=value or a part of its dotted key is empty.

@@ -6,7 +6,7 @@ extension ConfigValue {
     /// seed = 0
     ///
     /// [method]
-    /// name = "vpt-deep"
+    /// name = "vpt-seq"
     ///
     /// [method.vpt]
     /// layers = []

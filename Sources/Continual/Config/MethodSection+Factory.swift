@@ -2,17 +2,38 @@ import CLIP
 import Prompting
 
 extension MethodSection {
-    /// The method `name` names, with its sub-table's settings, for a model with this vision tower.
-    public func makeMethod(vision: CLIPVisionConfig) throws -> any PromptMethod {
+    /// The method `name` names, with its sub-table's settings, for `context`'s model and schedule. Throws a
+    /// `ConfigError` naming the key when a setting does not fit the model, and for a method this release
+    /// does not implement yet.
+    public func makeMethod(_ context: MethodContext) throws -> any PromptMethod {
+        let vision = context.model.vision
         switch name {
-        case .vptDeep:
+        case .zeroShot:
+            return ZeroShotCLIP()
+        case .vptSeq:
             return try vptPrompts(vision: vision)
         case .vptNSP2:
             return try nullSpaceMethod(.vpt, vision: vision)
         case .clipNSP2:
             return try nullSpaceMethod(.clip, vision: vision)
+        case .sPrompts:
+            return try SPrompts(model: context.model, taskCount: context.taskCount,
+                                visionTokens: sprompts.visionTokens, textTokens: sprompts.textTokens)
+        case .maple:
+            do {
+                return try MaPLe(model: context.model, tokens: maple.tokens, depth: maple.depth)
+            } catch let error as PromptPlanError {
+                throw ConfigError.invalid(key: "method.maple.depth", problem: error.description)
+            }
+        case .l2p, .dcp, .lpiM, .lpiP, .dp, .cp, .mpl:
+            throw ConfigError.invalid(key: "method.name",
+                                      problem: "\"\(name.rawValue)\" is not implemented in this release yet; implemented: "
+                                      + Self.implemented.map(\.rawValue).joined(separator: ", "))
         }
     }
+
+    /// The methods `makeMethod` builds in this release.
+    public static let implemented: [Name] = [.zeroShot, .vptSeq, .sPrompts, .maple, .vptNSP2, .clipNSP2]
 
     /// NSP2 on `[method.vpt]`'s prompts. The adaptive rule needs 3 singular values in each spectrum, and
     /// Omega2's has one per prompt token: fewer tokens are refused here rather than after the first task.

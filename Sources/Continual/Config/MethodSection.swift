@@ -2,26 +2,53 @@ import Prompting
 
 /// `[method]`: which prompt method trains, with each method's settings in its own sub-table.
 public struct MethodSection: Codable, Equatable, Sendable {
+    /// The methods, as `method.name` takes them.
     public enum Name: String, Codable, Sendable, CaseIterable {
+        /// The frozen CLIP, nothing trained (`ZeroShotCLIP`).
+        case zeroShot = "zero-shot"
         /// VPT-deep trained task after task with nothing against forgetting (the sequential baseline).
-        case vptDeep = "vpt-deep"
+        case vptSeq = "vpt-seq"
+        /// L2P: a shared prompt pool with keys, top-k per sample.
+        case l2p
+        /// S-Prompts: one prompt set per task in both towers, chosen at inference by k-means keys (`SPrompts`).
+        case sPrompts = "s-prompts"
+        /// MaPLe: deep text prompts coupled linearly to the vision prompts (`MaPLe`).
+        case maple
+        /// DCP: deeply coupled cross-modal prompts.
+        case dcp
+        /// LPI-M: low-rank decomposed cross-modal prompts with hierarchical and cross-task alignment.
+        case lpiM = "lpi-m"
+        /// LPI-P: LPI-M with cross-modal prompt fusion.
+        case lpiP = "lpi-p"
+        /// LPI's ablation: decomposed prompts alone.
+        case dp
+        /// LPI's ablation: full (not decomposed) prompts.
+        case cp
+        /// MPL: modular prompts (add, remove, carry between layers).
+        case mpl
         /// NSP2 with VPT-deep prompts in every vision layer (`NullSpacePromptTuning`).
         case vptNSP2 = "vpt-nsp2"
         /// NSP2 with prompts in the first vision blocks and the frozen text encoder as classifier.
         case clipNSP2 = "clip-nsp2"
     }
 
-    public var name = Name.vptDeep
-    /// The prompts of `vpt-deep`, `vpt-nsp2` and `clip-nsp2`.
+    public var name = Name.vptSeq
+    /// The prompts of `vpt-seq`, `vpt-nsp2` and `clip-nsp2`.
     public var vpt = VPTSection()
     /// The null space of `vpt-nsp2` and `clip-nsp2`.
     public var nsp2 = NullSpaceSection()
+    /// The per-task prompts of `s-prompts`.
+    public var sprompts = SPromptsSection()
+    /// The coupled prompts of `maple`.
+    public var maple = MaPLeSection()
 
     public init() {}
 
     func validate() throws {
         try vpt.validate()
         try nsp2.validate()
+        try sprompts.validate()
+        try maple.validate()
     }
 }
 

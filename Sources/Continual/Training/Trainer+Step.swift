@@ -1,6 +1,7 @@
 import CLIP
 import Foundation
 import Numerics
+import Prompting
 
 extension Trainer {
     /// What one optimiser step measured.
@@ -11,13 +12,17 @@ extension Trainer {
         let allreduceSeconds: Double
     }
 
-    /// One optimiser step on this rank's `local` samples of a global batch of `globalCount`; every rank
-    /// calls it with its own share. `classes` are the classifier's columns (dataset class ids).
-    func step(local: [Int], globalCount: Int, classes: [Int], optimizer: Optimizer, lr: Float) throws -> StepOutcome {
+    /// One optimiser step of `task` on this rank's `local` samples of a global batch of `globalCount`; every
+    /// rank calls it with its own share. `classes` are the classifier's columns (dataset class ids); the
+    /// optimiser acts on `range`, the part of the buffer the task trains.
+    func step(task: Int, local: [Int], globalCount: Int, classes: [Int], optimizer: Optimizer, range: Range<Int>,
+              lr: Float) throws -> StepOutcome {
         let started = DispatchTime.now().uptimeNanoseconds
         let n = local.count
         parameters.gradients.zero()
         loader.loadPixels(local)
+        let batch = PromptBatch(count: n, task: task, imageQueries: method.needsImageQueries ? imageQueries(count: n) : nil)
+        method.prepare(values: parameters.values, batch: batch)
         let image = vision.forward(pixels: loader.pixels, prompts: method.visionPrompts(parameters.values), batch: n)
         var loss: Float
         let dImage: UnsafePointer<Float>
@@ -42,22 +47,31 @@ extension Trainer {
                                               values: parameters.values, gradients: parameters.gradients)
             (loss, dImage) = result
         }
-        vision.backward(dEmbeds: dImage, promptGradients: method.visionPromptGradients(parameters.gradients), batch: n)
+        if !method.visionPlan.sites.isEmpty {
+            vision.backward(dEmbeds: dImage, promptGradients: method.visionPromptGradients(parameters.gradients), batch: n)
+        }
+        let sampleLoss = method.finishBackward(values: parameters.values, gradients: parameters.gradients, batch: batch,
+                                               globalCount: globalCount)
 
+        // One all-reduce of the trained range, and one of the losses that are per-rank shares.
         let reduceStarted = DispatchTime.now().uptimeNanoseconds
-        group.allreduceSum(UnsafeMutableBufferPointer(start: parameters.gradients.storage, count: parameters.count))
-        if !objective.lossIsGlobal { loss = group.allreduce(loss, .sum) }
+        let trained = parameters.gradients.storage + range.lowerBound
+        group.allreduceSum(UnsafeMutableBufferPointer(start: trained, count: range.count))
+        if objective.lossIsGlobal {
+            loss += group.allreduce(sampleLoss, .sum)
+        } else {
+            loss = group.allreduce(loss + sampleLoss, .sum)
+        }
         let reduceSeconds = Double(DispatchTime.now().uptimeNanoseconds - reduceStarted) / 1e9
 
-        loss += method.addPromptLoss(values: parameters.values, gradients: parameters.gradients)
+        loss += method.addPromptLoss(values: parameters.values, gradients: parameters.gradients, task: task)
         let gradNorm: Float
         if config.train.maxGradNorm > 0 {
-            gradNorm = GradientClipping.clipGlobalNorm(parameters.gradients.storage, count: parameters.count,
-                                                       maxNorm: Float(config.train.maxGradNorm))
+            gradNorm = GradientClipping.clipGlobalNorm(trained, count: range.count, maxNorm: Float(config.train.maxGradNorm))
         } else {
-            gradNorm = GradientClipping.norm(parameters.gradients.storage, count: parameters.count)
+            gradNorm = GradientClipping.norm(trained, count: range.count)
         }
-        optimizer.step(parameters: parameters.values.storage, gradients: parameters.gradients.storage, lr: lr,
+        optimizer.step(parameters: parameters.values.storage + range.lowerBound, gradients: trained, lr: lr,
                        transformUpdate: method.updateTransform)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         return StepOutcome(loss: loss, gradNorm: gradNorm, seconds: seconds, allreduceSeconds: reduceSeconds)

@@ -35,6 +35,8 @@ public final class Trainer {
     let seeds: RunSeeds
     let vision: VisionTower
     let text: TextTower
+    /// The vision tower without prompts, for methods that read each sample's frozen features (L2P's queries).
+    let queryTower: VisionTower?
     let loader: BatchLoader
     let objective: TrainingObjective
     private var globalStep = 0
@@ -62,7 +64,11 @@ public final class Trainer {
         } catch {
             throw TrainingError("tasks.count \(config.tasks.count): \(error)")
         }
-        method = try config.method.makeMethod(vision: visionConfig)
+        method = try config.method.makeMethod(MethodContext(model: model.config, taskCount: config.tasks.count))
+        if config.loss.kind != .contrastive && !method.textPlan.sites.isEmpty {
+            throw TrainingError("loss.kind \"\(config.loss.kind.rawValue)\" gives no gradient to the text prompts of "
+                                + "method \"\(method.name)\": use loss.kind = \"contrastive\"")
+        }
 
         var layout = ParameterLayout()
         method.declare(into: &layout)
@@ -78,6 +84,7 @@ public final class Trainer {
 
         vision = VisionTower(model: model, capacity: localBatch, plan: method.visionPlan)
         text = TextTower(model: model, capacity: localBatch, plan: method.textPlan)
+        queryTower = method.needsImageQueries ? VisionTower(model: model, capacity: localBatch, plan: .none) : nil
         loader = BatchLoader(dataset: dataset, tokenizer: loaded.tokenizer, capacity: localBatch,
                              contextLength: model.config.text.contextLength)
         switch config.loss.kind {
@@ -140,9 +147,11 @@ public final class Trainer {
         if case .textClassifier(let classifier) = objective {
             classifier.setClasses(textEmbeddings: classTextEmbeddings(classes), count: classes.count)
         }
-        let optimizer = Optimizer(config: config.optimizer, parameterCount: parameters.count)
+        let range = method.trainedRange(task: task, in: parameters.layout)
+        let optimizer = Optimizer(config: config.optimizer, parameterCount: range.count)
         var lastEpochLoss: Float = 0
-        for epoch in 0..<epochs {
+        // A method with nothing to train (zero-shot CLIP) takes no steps.
+        for epoch in 0..<(range.isEmpty ? 0 : epochs) {
             var epochLoss: Float = 0
             for (step, local) in sampler.localBatches(epoch: epoch, rank: group.rank).enumerated() {
                 if let failure = injectedFailure, failure.rank == group.rank, failure.globalStep == globalStep {
@@ -151,8 +160,8 @@ public final class Trainer {
                 }
                 let progress = Double(epoch) + Double(step) / Double(steps)
                 let lr = config.schedule.rate(base: config.optimizer.lr, epoch: progress, totalEpochs: Double(epochs))
-                let outcome = try self.step(local: local, globalCount: config.train.globalBatch, classes: classes,
-                                            optimizer: optimizer, lr: lr)
+                let outcome = try self.step(task: task, local: local, globalCount: config.train.globalBatch,
+                                            classes: classes, optimizer: optimizer, range: range, lr: lr)
                 guard outcome.loss.isFinite else {
                     throw TrainingError("the loss is \(outcome.loss) at task \(task), epoch \(epoch), step \(step): "
                                         + "stopping (lower optimizer.lr or set train.max_grad_norm)")
@@ -167,14 +176,15 @@ public final class Trainer {
             }
             lastEpochLoss = epochLoss / Float(steps)
         }
-        try observer?.taskFinished(TaskEnd(task: task, steps: steps * epochs, seconds: Date().timeIntervalSince(started),
-                                           lastEpochLoss: lastEpochLoss), parameters: parameters,
-                                   prompts: promptSet())
+        try observer?.taskFinished(TaskEnd(task: task, steps: range.isEmpty ? 0 : steps * epochs,
+                                           seconds: Date().timeIntervalSince(started), lastEpochLoss: lastEpochLoss),
+                                   parameters: parameters, prompts: promptSet(task: task))
     }
 
-    /// The prompts every site of both towers now holds, as `embed --prompts` reads them; nil when a site's
-    /// values differ per sample (chosen per input) and so have no one value to write.
-    public func promptSet() -> PromptSet? {
+    /// The prompts every site of both towers holds for `task`'s samples, as `embed --prompts` reads them;
+    /// nil when a site's values differ per sample (chosen per input: L2P) and so have no one value to write.
+    public func promptSet(task: Int) -> PromptSet? {
+        method.prepare(values: parameters.values, batch: PromptBatch(count: 1, task: task))
         func materialise(_ values: [PromptValues], _ plan: PromptPlan, width: Int) -> [[Float]]? {
             guard values.allSatisfy({ $0.batchStride == 0 }) else { return nil }
             return zip(values, plan.sites).map { Array(UnsafeBufferPointer(start: $0.pointer, count: $1.tokens * width)) }
@@ -191,7 +201,7 @@ public final class Trainer {
         let e = model.config.projectionDim
         var embeddings = [Float](repeating: 0, count: classes.count * e)
         let texts = classes.map { config.loss.template.replacingOccurrences(of: "{class}", with: dataset.classNames[$0]) }
-        let prompts = method.textPrompts(parameters.values)
+        let prompts = method.textPrompts(parameters.values)  // the classifier losses refuse text-prompted methods
         for start in stride(from: 0, to: texts.count, by: localBatch) {
             let chunk = Array(texts[start..<min(start + localBatch, texts.count)])
             loader.loadTexts(chunk)
@@ -201,5 +211,11 @@ public final class Trainer {
             }
         }
         return embeddings
+    }
+
+    /// The frozen image embeddings (n, E) of the pixels `loader` holds: L2P's queries.
+    func imageQueries(count: Int) -> UnsafePointer<Float> {
+        guard let queryTower else { preconditionFailure("method \(method.name) reads image queries but has no query tower") }
+        return queryTower.forward(pixels: loader.pixels, prompts: [], batch: count)
     }
 }

@@ -91,7 +91,7 @@ public final class NullSpacePromptTuning: PromptMethod {
     }
 
     /// L_LN once a previous task's prompts exist, else 0.
-    public func addPromptLoss(values: ParameterBuffer, gradients: ParameterBuffer) -> Float {
+    public func addPromptLoss(values: ParameterBuffer, gradients: ParameterBuffer, task: Int) -> Float {
         guard let loss = distributionLoss, loss.weight != 0 else { return 0 }
         loss.backward(values.storage, gradients: gradients.storage)
         return Float(loss.forward(values.storage))

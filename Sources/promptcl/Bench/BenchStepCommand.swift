@@ -59,7 +59,7 @@ struct BenchStepCommand: ParsableCommand {
             let sgemm = max(before, SgemmRate.measure(threads: threads))
             for (batch, result) in zip(batchList, results) {
                 let gflops = result.flops / result.seconds / 1e9
-                let row = BenchStepResult(method: "vpt-deep", threads: threads, batch: batch,
+                let row = BenchStepResult(method: "vpt-seq", threads: threads, batch: batch,
                                           images_per_s: Double(batch) / result.seconds, step_ms: result.seconds * 1e3,
                                           gflops: gflops, sgemm_gflops: sgemm, fraction_of_sgemm: gflops / sgemm,
                                           workspace_mib: Double(result.workspaceBytes) / 1_048_576)
