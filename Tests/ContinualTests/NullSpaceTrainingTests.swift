@@ -63,6 +63,9 @@ final class NullSpaceTrainingTests: XCTestCase {
         func nullSpaceUpdated(_ update: NullSpaceRecord, factors: [LayerNullSpaceFactors]) throws {
             nullSpaceEvents.append(update)
         }
+        func taskKeysFitted(_ record: TaskKeysRecord, image: TaskKeys, text: TaskKeys) throws {
+            XCTFail("vpt-nsp2 has no task keys")
+        }
     }
 
     /// Per prompted layer: ||Omega1 dP^T||_F / (s_0 ||dP||_F) and the bound s_k / s_0 that the projection

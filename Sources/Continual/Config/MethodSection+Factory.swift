@@ -25,7 +25,10 @@ extension MethodSection {
             } catch let error as PromptPlanError {
                 throw ConfigError.invalid(key: "method.maple.depth", problem: error.description)
             }
-        case .l2p, .dcp, .lpiM, .lpiP, .dp, .cp, .mpl:
+        case .l2p:
+            return try LearningToPrompt(model: context.model, poolSize: l2p.poolSize, length: l2p.length,
+                                        topK: l2p.topK, pullCoefficient: l2p.pullCoefficient)
+        case .dcp, .lpiM, .lpiP, .dp, .cp, .mpl:
             throw ConfigError.invalid(key: "method.name",
                                       problem: "\"\(name.rawValue)\" is not implemented in this release yet; implemented: "
                                       + Self.implemented.map(\.rawValue).joined(separator: ", "))
@@ -33,7 +36,7 @@ extension MethodSection {
     }
 
     /// The methods `makeMethod` builds in this release.
-    public static let implemented: [Name] = [.zeroShot, .vptSeq, .sPrompts, .maple, .vptNSP2, .clipNSP2]
+    public static let implemented: [Name] = [.zeroShot, .vptSeq, .l2p, .sPrompts, .maple, .vptNSP2, .clipNSP2]
 
     /// NSP2 on `[method.vpt]`'s prompts. The adaptive rule needs 3 singular values in each spectrum, and
     /// Omega2's has one per prompt token: fewer tokens are refused here rather than after the first task.

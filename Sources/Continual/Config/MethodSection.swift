@@ -41,6 +41,15 @@ public struct MethodSection: Codable, Equatable, Sendable {
     public var sprompts = SPromptsSection()
     /// The coupled prompts of `maple`.
     public var maple = MaPLeSection()
+    /// The prompt pool of `l2p`.
+    public var l2p = L2PSection()
+    /// The task keys of the per-task methods.
+    public var taskIdentity = TaskIdentitySection()
+
+    enum CodingKeys: String, CodingKey {
+        case name, vpt, nsp2, sprompts, maple, l2p
+        case taskIdentity = "task_identity"
+    }
 
     public init() {}
 
@@ -49,6 +58,8 @@ public struct MethodSection: Codable, Equatable, Sendable {
         try nsp2.validate()
         try sprompts.validate()
         try maple.validate()
+        try l2p.validate()
+        try taskIdentity.validate()
     }
 }
 

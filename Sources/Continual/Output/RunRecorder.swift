@@ -102,6 +102,25 @@ public final class RunRecorder: TrainingObserver {
               + "nullity per layer: channels [\(channel)], prompt tokens [\(token)]")
     }
 
+    /// Writes every task's keys to `task_keys.safetensors` (`image.task{t}`, `text.task{t}`: (c, E) each, F32) and
+    /// a "task_keys" metrics line.
+    public func taskKeysFitted(_ record: TaskKeysRecord, image: TaskKeys, text: TaskKeys) throws {
+        var writer = SafetensorsWriter(metadata: ["format": "promptcl-task-keys", "method": methodName,
+                                                  "tasks": String(image.taskCount)])
+        for (modality, keys) in [("image", image), ("text", text)] {
+            for task in 0..<keys.taskCount {
+                let rows = keys.owners.indices.filter { keys.owners[$0] == task }
+                let values = rows.flatMap { keys.centroids[($0 * keys.width)..<(($0 + 1) * keys.width)] }
+                try writer.add("\(modality).task\(task)", shape: [rows.count, keys.width], floats: values)
+            }
+        }
+        try writer.write(to: directory.appendingPathComponent("task_keys.safetensors"))
+        try metrics.write("task_keys", record)
+        print("task keys after task \(record.task + 1): \(record.centroids) centroids per modality from \(record.samples) "
+              + "samples in \(ProgressLine.duration(record.seconds)) (k-means iterations: images \(record.imageIterations), "
+              + "captions \(record.textIterations))")
+    }
+
     /// Writes the "end" line with the run's wall time.
     public func finish() throws {
         try metrics.write("end", RunEnd(seconds: Date().timeIntervalSince(started), steps: steps))

@@ -10,6 +10,8 @@ struct RunSeeds {
     var head: UInt64 { derive(5) }
     /// The sampler of task `task` (a different permutation per task and epoch).
     func sampler(task: Int) -> UInt64 { derive(1000 + UInt64(task)) }
+    /// The k-means initialisation of task `task`'s keys.
+    func keys(task: Int) -> UInt64 { derive(2000 + UInt64(task)) }
 
     private func derive(_ stream: UInt64) -> UInt64 {
         var generator = SeededStream.generator(seed: root, stream: stream)

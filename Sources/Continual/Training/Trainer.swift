@@ -35,8 +35,12 @@ public final class Trainer {
     let seeds: RunSeeds
     let vision: VisionTower
     let text: TextTower
-    /// The vision tower without prompts, for methods that read each sample's frozen features (L2P's queries).
-    let queryTower: VisionTower?
+    /// The towers without prompts, for methods that read each sample's frozen features (L2P's queries, the
+    /// task keys of per-task methods); nil for the others.
+    let frozenVision: VisionTower?
+    let frozenText: TextTower?
+    /// Each modality's task keys, one task appended after each task is trained (per-task methods only).
+    public internal(set) var taskKeys: (image: TaskKeys, text: TaskKeys)?
     let loader: BatchLoader
     let objective: TrainingObjective
     private var globalStep = 0
@@ -84,7 +88,12 @@ public final class Trainer {
 
         vision = VisionTower(model: model, capacity: localBatch, plan: method.visionPlan)
         text = TextTower(model: model, capacity: localBatch, plan: method.textPlan)
-        queryTower = method.needsImageQueries ? VisionTower(model: model, capacity: localBatch, plan: .none) : nil
+        let usesFrozenFeatures = method.needsImageQueries || method.selectsByTask
+        frozenVision = usesFrozenFeatures ? VisionTower(model: model, capacity: localBatch, plan: .none) : nil
+        frozenText = method.selectsByTask ? TextTower(model: model, capacity: localBatch, plan: .none) : nil
+        if method.selectsByTask {
+            taskKeys = (TaskKeys(width: embedding), TaskKeys(width: embedding))
+        }
         loader = BatchLoader(dataset: dataset, tokenizer: loaded.tokenizer, capacity: localBatch,
                              contextLength: model.config.text.contextLength)
         switch config.loss.kind {
@@ -127,6 +136,7 @@ public final class Trainer {
         globalStep = 0
         for (task, sampler) in samplers.enumerated() {
             try train(task: task, sampler: sampler, totalSteps: totalSteps)
+            if method.selectsByTask { try fitTaskKeys(task: task, indices: sampler.indices) }
             if task < samplers.count - 1, let nullSpace = method as? NullSpacePromptTuning {
                 try updateNullSpace(after: task, method: nullSpace, indices: sampler.indices)
             }
@@ -184,6 +194,7 @@ public final class Trainer {
     /// The prompts every site of both towers holds for `task`'s samples, as `embed --prompts` reads them;
     /// nil when a site's values differ per sample (chosen per input: L2P) and so have no one value to write.
     public func promptSet(task: Int) -> PromptSet? {
+        guard !method.needsImageQueries else { return nil }
         method.prepare(values: parameters.values, batch: PromptBatch(count: 1, task: task))
         func materialise(_ values: [PromptValues], _ plan: PromptPlan, width: Int) -> [[Float]]? {
             guard values.allSatisfy({ $0.batchStride == 0 }) else { return nil }
@@ -215,7 +226,7 @@ public final class Trainer {
 
     /// The frozen image embeddings (n, E) of the pixels `loader` holds: L2P's queries.
     func imageQueries(count: Int) -> UnsafePointer<Float> {
-        guard let queryTower else { preconditionFailure("method \(method.name) reads image queries but has no query tower") }
-        return queryTower.forward(pixels: loader.pixels, prompts: [], batch: count)
+        guard let frozenVision else { preconditionFailure("method \(method.name) reads image queries but has no frozen tower") }
+        return frozenVision.forward(pixels: loader.pixels, prompts: [], batch: count)
     }
 }

@@ -12,6 +12,8 @@ public protocol TrainingObserver: AnyObject {
     /// NSP2's projectors were rebuilt after a task (`Trainer.updateNullSpace`) from `factors`, the merged
     /// statistics of every task so far.
     func nullSpaceUpdated(_ update: NullSpaceRecord, factors: [LayerNullSpaceFactors]) throws
+    /// A per-task method's keys gained a task (`Trainer.fitTaskKeys`); `image` and `text` hold every task's.
+    func taskKeysFitted(_ record: TaskKeysRecord, image: TaskKeys, text: TaskKeys) throws
 }
 
 public struct TaskStart: Encodable, Sendable {
@@ -98,5 +100,26 @@ public struct NullSpaceRecord: Encodable, Sendable {
     enum CodingKeys: String, CodingKey {
         case task, samples, layers
         case statisticsSeconds = "statistics_seconds", svdSeconds = "svd_seconds"
+    }
+}
+
+/// The k-means keys of a task, as written to metrics.jsonl (`"event": "task_keys"`).
+public struct TaskKeysRecord: Encodable, Sendable {
+    public let task: Int
+    public let samples: Int
+    /// Centroids per modality.
+    public let centroids: Int
+    /// Lloyd iterations and final inertia (sum of squared distances of the normalised rows), per modality.
+    public let imageIterations: Int
+    public let imageInertia: Double
+    public let textIterations: Int
+    public let textInertia: Double
+    /// Wall time on this rank (frozen features and both k-means).
+    public let seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case task, samples, centroids, seconds
+        case imageIterations = "image_iterations", imageInertia = "image_inertia"
+        case textIterations = "text_iterations", textInertia = "text_inertia"
     }
 }

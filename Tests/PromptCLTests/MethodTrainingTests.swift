@@ -1,0 +1,142 @@
+import Foundation
+import XCTest
+import CLIP
+import TestSupport
+
+/// Every method of issue 5 that this release builds trains through `promptcl train` (the built binary, real
+/// `mpirun`), and the data-parallel invariance holds for each: the same global batch on 2 ranks gives the
+/// losses (1e-5) and tensors (1e-4: Adam divides by the gradient's running RMS, which lets the rounding of the
+/// sums over ranks grow a little in tensors whose gradients are small, MaPLe's couplings) of the run without
+/// mpirun, task keys included.
+final class MethodTrainingTests: XCTestCase {
+    private var scratch: URL!
+
+    /// A tiny random CLIP on 16 px synthetic shapes: 2 tasks of 24 classes, 6 steps each of a global batch of 16.
+    private let tinyConfig = """
+        seed = 3
+        [model.random]
+        image_size = 16
+        patch_size = 8
+        vision_width = 32
+        vision_layers = 2
+        vision_heads = 2
+        text_width = 32
+        text_layers = 2
+        text_heads = 2
+        projection_dim = 16
+        [data]
+        samples = 192
+        [tasks]
+        count = 2
+        epochs = 1
+        [method.vpt]
+        tokens = 2
+        [method.l2p]
+        pool_size = 4
+        length = 2
+        top_k = 2
+        [method.sprompts]
+        vision_tokens = 2
+        text_tokens = 3
+        [method.maple]
+        tokens = 2
+        depth = 2
+        [method.task_identity]
+        centroids = 3
+        [train]
+        global_batch = 16
+        log_every_steps = 2
+        [optimizer]
+        lr = 0.01
+        """
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("promptcl-methods-\(UUID())")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+
+    private func tensors(_ out: URL, _ file: String) throws -> [String: [Float]] {
+        let safetensors = try SafetensorsFile(contentsOf: out.appendingPathComponent(file))
+        var tensors: [String: [Float]] = [:]
+        for name in safetensors.tensorNames { tensors[name] = try safetensors.floats(name) }
+        return tensors
+    }
+
+    /// Trains `method` without mpirun and on 2 ranks; returns the plain run's directory.
+    @discardableResult
+    private func assertRankInvariant(_ method: String, extraFiles: [String] = [], file: StaticString = #filePath,
+                                     line: UInt = #line) throws -> URL {
+        let config = scratch.appendingPathComponent("config.toml")
+        try Data(tinyConfig.utf8).write(to: config)
+        let overrides = ["method.name=\(method)"]
+        let plain = try TrainJob.run(config: config, out: scratch.appendingPathComponent("\(method)-plain"), ranks: nil,
+                                     overrides: overrides)
+        XCTAssertEqual(plain.status, 0, "\(method) without mpirun failed:\n\(plain.stderr)", file: file, line: line)
+        let ranked = try TrainJob.run(config: config, out: scratch.appendingPathComponent("\(method)-np2"), ranks: 2,
+                                      overrides: overrides)
+        XCTAssertEqual(ranked.status, 0, "\(method) on 2 ranks failed:\n\(ranked.stderr)", file: file, line: line)
+
+        let plainLosses = try TrainJob.stepLosses(plain.out), rankedLosses = try TrainJob.stepLosses(ranked.out)
+        XCTAssertEqual(rankedLosses.count, plainLosses.count, "\(method): step count", file: file, line: line)
+        for (step, (loss, reference)) in zip(rankedLosses, plainLosses).enumerated() {
+            XCTAssertEqual(loss, reference, accuracy: 1e-5 * max(1, abs(reference)),
+                           "\(method) np 2, step \(step): loss \(loss) against \(reference)", file: file, line: line)
+        }
+        var worst: Float = 0
+        for name in ["prompts.safetensors"] + extraFiles {
+            let expected = try tensors(plain.out, name), actual = try tensors(ranked.out, name)
+            XCTAssertEqual(Set(actual.keys), Set(expected.keys), "\(method): tensors of \(name)", file: file, line: line)
+            for (tensor, reference) in expected {
+                let error = relativeError(try XCTUnwrap(actual[tensor], "\(method): no \(tensor) in \(name)"), reference)
+                worst = max(worst, error)
+                XCTAssertLessThanOrEqual(error, 1e-4, "\(method) np 2: \(tensor) of \(name) differs by \(error)",
+                                         file: file, line: line)
+            }
+        }
+        print("\(method): \(plainLosses.count) steps, np 2 against the plain run: tensors within \(worst)")
+        return plain.out
+    }
+
+    func testZeroShotTakesNoStepsAndWritesNoTensors() throws {
+        let out = try assertRankInvariant("zero-shot")
+        XCTAssertEqual(try TrainJob.stepLosses(out), [], "zero-shot trains nothing")
+        XCTAssertEqual(try tensors(out, "prompts.safetensors").count, 0, "no trainable tensors")
+    }
+
+    func testVPTSeqIsRankInvariant() throws { try assertRankInvariant("vpt-seq") }
+
+    func testL2PIsRankInvariantAndItsPullConstraintCounts() throws {
+        let out = try assertRankInvariant("l2p")
+        let losses = try TrainJob.stepLosses(out)
+        XCTAssertEqual(losses.count, 12, "2 tasks x 6 steps")
+        // The same run without the pull constraint: the losses differ by the pull term, which is positive.
+        let config = scratch.appendingPathComponent("config.toml")
+        let unpulled = try TrainJob.run(config: config, out: scratch.appendingPathComponent("l2p-nopull"), ranks: nil,
+                                        overrides: ["method.name=l2p", "method.l2p.pull_coefficient=0"])
+        XCTAssertEqual(unpulled.status, 0, unpulled.stderr)
+        let first = try XCTUnwrap(try TrainJob.stepLosses(unpulled.out).first)
+        XCTAssertGreaterThan(losses[0] - first, 0, "the pull term (c/N sum (1 - cos)) adds to the first step's loss")
+        XCTAssertLessThanOrEqual(losses[0] - first, 0.1 * 2 * 2 + 1e-5, "at most c k max(1 - cos) = 0.1 * 2 * 2")
+    }
+
+    func testSPromptsIsRankInvariantWithItsTaskKeys() throws {
+        let out = try assertRankInvariant("s-prompts", extraFiles: ["task_keys.safetensors"])
+        let keys = try tensors(out, "task_keys.safetensors")
+        XCTAssertEqual(Set(keys.keys), ["image.task0", "image.task1", "text.task0", "text.task1"])
+        XCTAssertEqual(keys["image.task1"]?.count, 3 * 16, "3 centroids of width 16")
+    }
+
+    func testMaPLeIsRankInvariant() throws { try assertRankInvariant("maple") }
+
+    func testAMethodNotBuiltYetIsRefusedByName() throws {
+        let config = scratch.appendingPathComponent("config.toml")
+        try Data(tinyConfig.utf8).write(to: config)
+        let result = try TrainJob.run(config: config, out: scratch.appendingPathComponent("dcp"), ranks: nil,
+                                      overrides: ["method.name=dcp"])
+        XCTAssertEqual(result.status, 2, "a config error")
+        XCTAssertTrue(result.stderr.contains("method.name") && result.stderr.contains("\"dcp\" is not implemented"),
+                      "the error names the key and the method: \(result.stderr)")
+    }
+}
