@@ -8,7 +8,7 @@ import CLIP
 /// ```
 /// prepare(values, batch)                               [compose / couple / select the batch's prompts]
 /// image = vision(pixels; visionPrompts(values))        text = text(ids; textPrompts(values))
-/// loss  = objective(image, text) [local rows, back-propagated into visionPromptGradients / textPromptGradients]
+/// loss  = w objective(image, text) [w = objectiveWeight; local rows, back-propagated into visionPromptGradients / textPromptGradients]
 /// loss += finishBackward(values, gradients, batch)     [prompt gradients -> parameter gradients; per-sample losses]
 /// all-reduce gradients[range]
 /// loss += addPromptLoss(values, gradients, task: t)    [depends on the replicated values only: added once]
@@ -57,6 +57,11 @@ public protocol PromptMethod {
     /// so such a loss counts once whatever the number of ranks.
     func addPromptLoss(values: ParameterBuffer, gradients: ParameterBuffer, task: Int) -> Float
 
+    /// The weight of the trainer's objective in the method's total loss (LPI's lambda_1); the trainer scales the
+    /// objective's value and gradient by it. 1 by default. Only the contrastive objective takes it (methods
+    /// that weigh it prompt the text tower, which the classifier objectives refuse).
+    var objectiveWeight: Float { get }
+
     /// Changes the optimiser's final update of the trained range in place before it is added
     /// (`Optimizer.step`'s `transformUpdate`: the range's update and its length); nil leaves it as it is.
     var updateTransform: ((UnsafeMutablePointer<Float>, Int) -> Void)? { get }
@@ -70,6 +75,7 @@ extension PromptMethod {
     public func finishBackward(values: ParameterBuffer, gradients: ParameterBuffer, batch: PromptBatch,
                                globalCount: Int) -> Float { 0 }
     public func addPromptLoss(values: ParameterBuffer, gradients: ParameterBuffer, task: Int) -> Float { 0 }
+    public var objectiveWeight: Float { 1 }
     /// Most methods leave the optimiser's update alone.
     public var updateTransform: ((UnsafeMutablePointer<Float>, Int) -> Void)? { nil }
 }

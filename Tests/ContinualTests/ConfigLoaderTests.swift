@@ -60,7 +60,7 @@ final class ConfigLoaderTests: XCTestCase {
     func testMisspeltSectionIsAnUnknownKey() {
         assertThrows(.inSource(source, .unknownKey(key: "optimiser", known: topLevelKeys)),
                      "[optimiser] is no section") { try load("[optimiser]\nlr = 0.1") }
-        assertThrows(.inSource(source, .unknownKey(key: "method.vtp", known: ["l2p", "maple", "name", "nsp2", "sprompts", "task_identity", "vpt"])),
+        assertThrows(.inSource(source, .unknownKey(key: "method.vtp", known: ["l2p", "lpi", "maple", "name", "nsp2", "sprompts", "task_identity", "vpt"])),
                      "[method.vtp] is no sub-table of [method]") { try load("[method.vtp]\ntokens = 2") }
     }
 

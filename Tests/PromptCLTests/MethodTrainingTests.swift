@@ -41,6 +41,10 @@ final class MethodTrainingTests: XCTestCase {
         [method.maple]
         tokens = 2
         depth = 2
+        [method.lpi]
+        depth = 2
+        tokens = 2
+        rank = 2
         [method.task_identity]
         centroids = 3
         [train]
@@ -129,6 +133,15 @@ final class MethodTrainingTests: XCTestCase {
     }
 
     func testMaPLeIsRankInvariant() throws { try assertRankInvariant("maple") }
+
+    func testLPIMAndItsAblationsAreRankInvariant() throws {
+        for method in ["lpi-m", "dp", "cp"] {
+            let out = try assertRankInvariant(method, extraFiles: ["task_keys.safetensors"])
+            let tensors = try tensors(out, "prompts.safetensors")
+            XCTAssertEqual(tensors.keys.filter { $0.hasPrefix("lpi.task1.") }.count, method == "cp" ? 2 : 5,
+                           "\(method): task 1's tensors")
+        }
+    }
 
     func testAMethodNotBuiltYetIsRefusedByName() throws {
         let config = scratch.appendingPathComponent("config.toml")

@@ -6,9 +6,13 @@ public struct MethodContext: Sendable {
     public let model: CLIPConfig
     /// Tasks in the run (per-task methods declare a prompt set for each).
     public let taskCount: Int
+    /// (taskCount, taskCount) cosine similarities of the task names' frozen text embeddings, for the methods
+    /// that align tasks (`needsTaskNameSimilarity`); nil when not computed.
+    public let taskNameSimilarity: [Float]?
 
-    public init(model: CLIPConfig, taskCount: Int) {
+    public init(model: CLIPConfig, taskCount: Int, taskNameSimilarity: [Float]? = nil) {
         self.model = model
         self.taskCount = taskCount
+        self.taskNameSimilarity = taskNameSimilarity
     }
 }

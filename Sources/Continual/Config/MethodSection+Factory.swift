@@ -28,7 +28,9 @@ extension MethodSection {
         case .l2p:
             return try LearningToPrompt(model: context.model, poolSize: l2p.poolSize, length: l2p.length,
                                         topK: l2p.topK, pullCoefficient: l2p.pullCoefficient)
-        case .dcp, .lpiM, .lpiP, .dp, .cp, .mpl:
+        case .lpiM, .dp, .cp:
+            return try lowRankMethod(context)
+        case .dcp, .lpiP, .mpl:
             throw ConfigError.invalid(key: "method.name",
                                       problem: "\"\(name.rawValue)\" is not implemented in this release yet; implemented: "
                                       + Self.implemented.map(\.rawValue).joined(separator: ", "))
@@ -36,7 +38,38 @@ extension MethodSection {
     }
 
     /// The methods `makeMethod` builds in this release.
-    public static let implemented: [Name] = [.zeroShot, .vptSeq, .l2p, .sPrompts, .maple, .vptNSP2, .clipNSP2]
+    public static let implemented: [Name] = [.zeroShot, .vptSeq, .l2p, .sPrompts, .maple, .lpiM, .dp, .cp, .vptNSP2, .clipNSP2]
+
+    /// Whether building the method needs the task-name similarity and `[method.lpi]` does not give it (the
+    /// trainer then embeds the task names with the frozen text encoder).
+    public var needsTaskNameSimilarity: Bool { name == .lpiM && lpi.taskSimilarity.isEmpty }
+
+    /// LPI-M, DP or CP with `[method.lpi]`'s settings.
+    private func lowRankMethod(_ context: MethodContext) throws -> LowRankPromptInteraction {
+        let tasks = context.taskCount
+        var similarity: [Float]
+        if !lpi.taskSimilarity.isEmpty {
+            guard lpi.taskSimilarity.count == tasks * tasks else {
+                throw ConfigError.invalid(key: "method.lpi.task_similarity",
+                                          problem: "has \(lpi.taskSimilarity.count) values; \(tasks) tasks need \(tasks * tasks) "
+                                          + "(tasks x tasks, row-major)")
+            }
+            similarity = lpi.taskSimilarity.map(Float.init)
+        } else if let computed = context.taskNameSimilarity {
+            similarity = computed
+        } else {
+            // DP and CP do not align tasks: the similarity is never read.
+            similarity = [Float](repeating: 0, count: tasks * tasks)
+            for t in 0..<tasks { similarity[t * tasks + t] = 1 }
+        }
+        let settings = lpi.settings(decomposed: name != .cp, aligned: name == .lpiM)
+        do {
+            return try LowRankPromptInteraction(name: name.rawValue, model: context.model, taskCount: tasks,
+                                                settings: settings, taskNameSimilarity: similarity)
+        } catch let error as PromptPlanError {
+            throw ConfigError.invalid(key: "method.lpi.depth", problem: error.description)
+        }
+    }
 
     /// NSP2 on `[method.vpt]`'s prompts. The adaptive rule needs 3 singular values in each spectrum, and
     /// Omega2's has one per prompt token: fewer tokens are refused here rather than after the first task.

@@ -43,11 +43,13 @@ public struct MethodSection: Codable, Equatable, Sendable {
     public var maple = MaPLeSection()
     /// The prompt pool of `l2p`.
     public var l2p = L2PSection()
+    /// LPI's settings, for `lpi-m`, `dp` and `cp`.
+    public var lpi = LPISection()
     /// The task keys of the per-task methods.
     public var taskIdentity = TaskIdentitySection()
 
     enum CodingKeys: String, CodingKey {
-        case name, vpt, nsp2, sprompts, maple, l2p
+        case name, vpt, nsp2, sprompts, maple, l2p, lpi
         case taskIdentity = "task_identity"
     }
 
@@ -59,6 +61,7 @@ public struct MethodSection: Codable, Equatable, Sendable {
         try sprompts.validate()
         try maple.validate()
         try l2p.validate()
+        try lpi.validate()
         try taskIdentity.validate()
     }
 }

@@ -30,8 +30,9 @@ extension Trainer {
         case .contrastive(let contrastive):
             loader.loadCaptions(local)
             let captions = text.forward(ids: loader.ids, prompts: method.textPrompts(parameters.values), batch: n)
-            loss = contrastive.forward(image: image, text: captions, count: n, logScale: model.logitScale)
-            let gradients = contrastive.backward()
+            let weight = method.objectiveWeight
+            loss = weight * contrastive.forward(image: image, text: captions, count: n, logScale: model.logitScale)
+            let gradients = contrastive.backward(dLoss: weight)
             dImage = gradients.dImage
             if !method.textPlan.sites.isEmpty {
                 text.backward(dEmbeds: gradients.dText, promptGradients: method.textPromptGradients(parameters.gradients),

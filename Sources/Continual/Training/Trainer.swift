@@ -68,8 +68,18 @@ public final class Trainer {
         } catch {
             throw TrainingError("tasks.count \(config.tasks.count): \(error)")
         }
-        method = try config.method.makeMethod(MethodContext(model: model.config, taskCount: config.tasks.count))
-        if config.loss.kind != .contrastive && !method.textPlan.sites.isEmpty {
+        var similarity: [Float]?
+        if config.method.needsTaskNameSimilarity {
+            let names = TaskNameSimilarity.names(split: split, classNames: dataset.classNames)
+            similarity = TaskNameSimilarity.compute(
+                names: names, model: model,
+                loader: BatchLoader(dataset: dataset, tokenizer: loaded.tokenizer, capacity: names.count,
+                                    contextLength: model.config.text.contextLength),
+                tower: TextTower(model: model, capacity: names.count, plan: .none))
+        }
+        method = try config.method.makeMethod(MethodContext(model: model.config, taskCount: config.tasks.count,
+                                                            taskNameSimilarity: similarity))
+        if config.loss.kind != .contrastive && (!method.textPlan.sites.isEmpty || method.objectiveWeight != 1) {
             throw TrainingError("loss.kind \"\(config.loss.kind.rawValue)\" gives no gradient to the text prompts of "
                                 + "method \"\(method.name)\": use loss.kind = \"contrastive\"")
         }
