@@ -334,13 +334,20 @@ final class ConfigLoaderTests: XCTestCase {
     func testEveryShippedConfigLoads() throws {
         let configs = fixturesDirectory.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("configs")
         let files = try FileManager.default.subpathsOfDirectory(atPath: configs.path).filter { $0.hasSuffix(".toml") }.sorted()
-        XCTAssertGreaterThanOrEqual(files.count, 11, "synthetic-vpt, synthetic-vpt-vitb16, synthetic-nsp2 and 8 NSP2 settings: \(files)")
+        XCTAssertGreaterThanOrEqual(files.count, 19, "synthetic-vpt, synthetic-vpt-vitb16, synthetic-nsp2, 8 NSP2 settings "
+                                    + "and 8 of LPI's COCO comparison: \(files)")
         for file in files {
             let config = try ConfigLoader.load(file: configs.appendingPathComponent(file))
             if file.hasPrefix("nsp2/") {
                 XCTAssertEqual(file.hasPrefix("nsp2/vpt") ? MethodSection.Name.vptNSP2 : .clipNSP2, config.method.name, file)
                 XCTAssertEqual(config.method.vpt.tokens, 4, "\(file): prompt length 4")
                 XCTAssertEqual(config.method.nsp2.eta1, config.method.nsp2.eta2, "\(file): one eta for both projectors")
+            }
+            if file.hasPrefix("lpi/") {
+                XCTAssertEqual(file, "lpi/\(config.method.name.rawValue)-coco.toml", "the file names its method")
+                XCTAssertEqual(config.data.dataset, .coco, file)
+                XCTAssertEqual(config.tasks.count, 12, "\(file): COCO's 12 supercategories")
+                XCTAssertTrue(MethodSection.implemented.contains(config.method.name), "\(file): the method is built")
             }
         }
     }

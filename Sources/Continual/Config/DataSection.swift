@@ -4,9 +4,9 @@
 public struct DataSection: Codable, Equatable, Sendable {
     public enum Dataset: String, Codable, Sendable, CaseIterable {
         case synthetic
-        /// The benchmarks of the configs under configs/nsp2/: named so those configs load today; reading them
-        /// needs `promptcl prepare` (not in this release), and a run says so.
-        case cifar100, imagenetR = "imagenet-r", domainnet
+        /// The benchmarks of the configs under configs/nsp2/ and configs/lpi/: named so those configs load today;
+        /// reading them needs `promptcl prepare` (not in this release), and a run says so.
+        case cifar100, imagenetR = "imagenet-r", domainnet, coco
     }
 
     public var dataset = Dataset.synthetic
