@@ -21,8 +21,8 @@ struct InspectCommand: ParsableCommand {
         all tasks.count tasks and during one task, each as a percent of the CLIP backbone's parameters, and the \
         forward GFLOPs of ONE image-caption pair through both towers with the method's prompt tokens (GEMMs: \
         linear layers, attention's QK^T and AV, the patch embedding; 2 FLOPs per multiply-add, twice fvcore's \
-        "FLOPs"; L2P's frozen query pass included). LPI's Table 4 reports whole-batch figures. No weights are \
-        loaded. Example: promptcl inspect --config configs/inspect-vitb16.toml --set method.vpt.tokens=8
+        "FLOPs"; L2P's frozen query pass included); the GFLOPs of LPI's Table 4 look like whole-batch \
+        figures. No weights are loaded. Example: promptcl inspect --config configs/inspect-vitb16.toml --set method.vpt.tokens=8
         """)
 
     @Option(help: "Run config (TOML); see configs/.")

@@ -19,7 +19,8 @@ import CLIP
 /// text tower stops at the batch's last end-of-text token, so it runs fewer text FLOPs than counted here.
 ///
 /// These are FLOPs, twice the multiply-accumulates that fvcore and most papers call "FLOPs": ViT-B/16's
-/// image tower is 35.1 GFLOPs here, "17.6 GFLOPs" there.
+/// image tower is 35.1 GFLOPs here, "17.6 GFLOPs" there. And they are per pair: the GFLOPs column of
+/// LPI's Table 4 (3349.41 for L2P on ViT-B/16) looks like a whole batch's.
 struct PairForwardFlops {
     let vision: Double
     let text: Double
