@@ -4,7 +4,7 @@ import CLIP
 /// counting the GEMMs only (what the sgemm rate bounds).
 ///
 /// ```
-/// per layer l with N = B * T_l rows:  forward  2N(3D^2 + D^2 + 2DF) + 4 B H T_l^2 dh
+/// per layer l with N = B * T_l rows:  forward  2N(3D^2 + D^2 + 2DF) + 4 B H T_l^2 dh   (EncoderLayerFlops)
 ///                                     backward to inputs: the same for the linears, twice for attention
 /// patch embedding: 2 B P K D (forward only: pixels need no gradient, the weight is frozen)
 /// ```
@@ -16,17 +16,15 @@ struct VisionStepFlops {
 
     init(config: CLIPVisionConfig, plan: PromptPlan, batch: Int) {
         let e = config.encoder
-        let d = Double(e.hiddenSize), f = Double(e.intermediateSize), b = Double(batch)
         let counts = plan.promptCounts(layers: e.layers)
         let lowest = plan.sites.first?.layer ?? e.layers
-        var forward = 2 * b * Double(config.patchCount * config.channels * config.patchSize * config.patchSize) * d
+        var forward = 2 * Double(batch * config.patchCount * config.channels * config.patchSize * config.patchSize)
+            * Double(e.hiddenSize)
         var backward = 0.0
         for l in 0..<e.layers {
-            let t = Double(config.tokenCount + counts[l])
-            let linear = 2 * b * t * (4 * d * d + 2 * d * f)
-            let attention = 4 * b * Double(e.attentionHeads) * t * t * Double(e.headSize)
-            forward += linear + attention
-            if l >= lowest { backward += linear + 2 * attention }
+            let layer = EncoderLayerFlops(e, tokens: config.tokenCount + counts[l], batch: batch)
+            forward += layer.total
+            if l >= lowest { backward += layer.linear + 2 * layer.attention }
         }
         self.forward = forward
         self.backward = backward
