@@ -16,6 +16,16 @@ final class CLIPParityTests: XCTestCase {
         try checkParity(model: "tiny-b")
     }
 
+    /// MPL's remove-then-insert sites (Tests/Fixtures/make_mpl_fixtures.py): the last rows of the block dropped
+    /// before a deeper insert, after the class token (tiny-a) and after the patches (tiny-b, as MPL).
+    func testTinyARemoveThenInsertAfterClassTokenPerSample() throws {
+        try checkParity(model: "tiny-a", fixture: "mpl-parity.safetensors")
+    }
+
+    func testTinyBRemoveThenInsertAfterPatchesAsMPL() throws {
+        try checkParity(model: "tiny-b", fixture: "mpl-parity.safetensors")
+    }
+
     func testPlainEmbeddingsMatchTransformers() throws {
         for name in ["tiny-a", "tiny-b"] {
             let folder = fixturesDirectory.appendingPathComponent("models/\(name)")
@@ -40,10 +50,11 @@ final class CLIPParityTests: XCTestCase {
         }
     }
 
-    private func checkParity(model name: String) throws {
+    private func checkParity(model name: String, fixture file: String = "parity.safetensors") throws {
         let folder = fixturesDirectory.appendingPathComponent("models/\(name)")
         let model = try CLIPModel.load(directory: folder)
-        let fixture = try SafetensorsFile(contentsOf: folder.appendingPathComponent("parity.safetensors"))
+        let fixture = try SafetensorsFile(contentsOf: folder.appendingPathComponent(file))
+        let label = "\(name) \(file)"
         let plans = try JSONDecoder().decode(FixturePlans.self, from: Data(fixture.metadata["plans"]!.utf8))
         let withWeightGradients = fixture.metadata["weight_gradients"] == "true"
         let batch = fixture.info("pixel_values")!.shape[0]
@@ -71,14 +82,14 @@ final class CLIPParityTests: XCTestCase {
                                        try fixture.floats("image_embeds"))
         let textError = relativeError(Array(UnsafeBufferPointer(start: caption, count: batch * e)),
                                       try fixture.floats("text_embeds"))
-        print("\(name): prompted image embeddings \(imageError), text embeddings \(textError) (max abs error / max abs)")
-        XCTAssertLessThan(imageError, 1e-4, "\(name): prompted image embeddings off by \(imageError)")
-        XCTAssertLessThan(textError, 1e-4, "\(name): prompted text embeddings off by \(textError)")
+        print("\(label): prompted image embeddings \(imageError), text embeddings \(textError) (max abs error / max abs)")
+        XCTAssertLessThan(imageError, 1e-4, "\(label): prompted image embeddings off by \(imageError)")
+        XCTAssertLessThan(textError, 1e-4, "\(label): prompted text embeddings off by \(textError)")
 
         let objective = ContrastiveObjective(capacity: batch, width: e)
         let loss = objective.forward(image: image, text: caption, count: batch, logScale: model.logitScale)
         let expectedLoss = try fixture.floats("loss")[0]
-        XCTAssertLessThan(abs(loss - expectedLoss) / abs(expectedLoss), 1e-4, "\(name): loss \(loss) against \(expectedLoss)")
+        XCTAssertLessThan(abs(loss - expectedLoss) / abs(expectedLoss), 1e-4, "\(label): loss \(loss) against \(expectedLoss)")
 
         let (dImage, dText, dLogScale) = objective.backward()
         vision.backward(dEmbeds: dImage, promptGradients: plans.vision.gradients(visionGradients, width: dv), batch: batch)
@@ -87,8 +98,8 @@ final class CLIPParityTests: XCTestCase {
             for (index, gradient) in owned.enumerated() {
                 let expected = try fixture.floats("grad.\(tower).site\(index)")
                 let error = relativeError(gradient.values, expected)
-                print("\(name): gradient of \(tower) site \(index): \(error)")
-                XCTAssertLessThan(error, 1e-3, "\(name): gradient of \(tower) site \(index) off by \(error)")
+                print("\(label): gradient of \(tower) site \(index): \(error)")
+                XCTAssertLessThan(error, 1e-3, "\(label): gradient of \(tower) site \(index) off by \(error)")
             }
         }
         guard let gradients else { return }
@@ -102,13 +113,13 @@ final class CLIPParityTests: XCTestCase {
             let actual = gradients.values(entry.name)
             let scale = max(reference.map(abs).max() ?? 0, 1e-4 * largest)
             let error = zip(actual, reference).map { abs($0 - $1) }.max()! / scale
-            XCTAssertLessThan(error, 1e-3, "\(name): weight gradient \(entry.name) off by \(error)")
+            XCTAssertLessThan(error, 1e-3, "\(label): weight gradient \(entry.name) off by \(error)")
             if entry.name.hasSuffix("k_proj.bias") {
-                XCTAssertLessThan(actual.map(abs).max()!, 1e-6 * largest, "\(name): \(entry.name) should be 0")
+                XCTAssertLessThan(actual.map(abs).max()!, 1e-6 * largest, "\(label): \(entry.name) should be 0")
             }
             if error > worst.1 { worst = (entry.name, error) }
         }
-        print("\(name): worst weight gradient \(worst.0) at \(worst.1)")
+        print("\(label): worst weight gradient \(worst.0) at \(worst.1)")
     }
 }
 
@@ -118,6 +129,7 @@ private struct FixturePlans: Decodable {
         let layer: Int
         let tokens: Int
         let mode: PromptPlan.Mode
+        let removed: Int?
         let per_sample: Bool?
     }
 
@@ -126,7 +138,8 @@ private struct FixturePlans: Decodable {
         let sites: [Site]
 
         func plan(layers: Int) throws -> PromptPlan {
-            try PromptPlan(sites: sites.map { PromptPlan.Site(layer: $0.layer, tokens: $0.tokens, mode: $0.mode) },
+            try PromptPlan(sites: sites.map { PromptPlan.Site(layer: $0.layer, tokens: $0.tokens, mode: $0.mode,
+                                                                  removed: $0.removed ?? 0) },
                            placement: placement ?? .afterClassToken, layers: layers)
         }
 

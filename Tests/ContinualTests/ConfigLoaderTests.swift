@@ -60,7 +60,7 @@ final class ConfigLoaderTests: XCTestCase {
     func testMisspeltSectionIsAnUnknownKey() {
         assertThrows(.inSource(source, .unknownKey(key: "optimiser", known: topLevelKeys)),
                      "[optimiser] is no section") { try load("[optimiser]\nlr = 0.1") }
-        assertThrows(.inSource(source, .unknownKey(key: "method.vtp", known: ["l2p", "lpi", "maple", "name", "nsp2", "sprompts", "task_identity", "vpt"])),
+        assertThrows(.inSource(source, .unknownKey(key: "method.vtp", known: ["l2p", "lpi", "maple", "mpl", "name", "nsp2", "sprompts", "task_identity", "vpt"])),
                      "[method.vtp] is no sub-table of [method]") { try load("[method.vtp]\ntokens = 2") }
     }
 
@@ -155,6 +155,9 @@ final class ConfigLoaderTests: XCTestCase {
         }
         assertThrows(.inSource(source, .invalid(key: "tasks.count", problem: "must be > 0, got 0")),
                      "a section's validate() names its key") { try load("[tasks]\ncount = 0") }
+        assertThrows(.inSource(source, .invalid(key: "method.mpl.remove",
+                                                problem: "must be in 0...tokens (1: layer 1 holds only layer 0's prompts), got 2")),
+                     "MPL cannot remove more than layer 0's prompts") { try load("[method.mpl]\nremove = 2") }
     }
 
     func testEveryErrorDescriptionStartsWithItsSource() {

@@ -10,6 +10,7 @@ Runs, in order (the model fixtures use the small vocabulary the tokenizer script
     make_tokenizer_fixtures.py --wheel W   Sources/CLIP/Resources/clip-vocabulary/, small-vocabulary/, tokenizer/cases.json
     make_safetensors_fixtures.py           safetensors/, configs/
     make_model_fixtures.py                 models/tiny-a, models/tiny-b
+    make_mpl_fixtures.py                   models/tiny-{a,b}/mpl-parity.safetensors (MPL's remove-then-insert)
     make_optimizer_fixtures.py             optimizers/ (Adam, AdamW, SGD, clipping, lr schedules)
     make_nullspace_fixtures.py             nullspace/cases.json (NSP2's null-space start indices, numpy + scipy)
 """
@@ -27,6 +28,7 @@ arguments = parser.parse_args()
 for script, argv in (("make_tokenizer_fixtures.py", ["--wheel", arguments.wheel]),
                      ("make_safetensors_fixtures.py", []),
                      ("make_model_fixtures.py", []),
+                     ("make_mpl_fixtures.py", []),
                      ("make_optimizer_fixtures.py", []),
                      ("make_nullspace_fixtures.py", [])):
     print(f"== {script}", flush=True)

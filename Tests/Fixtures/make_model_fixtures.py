@@ -88,12 +88,14 @@ def encoder_layer(layer, x, causal):
 
 
 def apply_site(x, site, values, start, existing):
-    """The prompt block rows start at `start`; `existing` tokens are there before this site."""
+    """The prompt block rows start at `start`; `existing` tokens are there before this site. An insert may first
+    remove the block's last `removed` rows (MPL)."""
     batch = x.shape[0]
     values = values if site.get("per_sample") else values.unsqueeze(0).expand(batch, -1, -1)
     if site["mode"] == "insert":
         at = start + existing
-        return torch.cat([x[:, :at], values, x[:, at:]], dim=1), existing + site["tokens"]
+        kept = at - site.get("removed", 0)
+        return torch.cat([x[:, :kept], values, x[:, at:]], dim=1), kept - start + site["tokens"]
     block = x[:, start:start + existing]
     new = values if site["mode"] == "replace" else block + values
     return torch.cat([x[:, :start], new, x[:, start + existing:]], dim=1), existing

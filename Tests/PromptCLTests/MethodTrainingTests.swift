@@ -41,6 +41,11 @@ final class MethodTrainingTests: XCTestCase {
         [method.maple]
         tokens = 2
         depth = 2
+        [method.mpl]
+        tokens = 2
+        add = 2
+        remove = 1
+        depth = 2
         [method.lpi]
         depth = 2
         tokens = 2
@@ -133,6 +138,13 @@ final class MethodTrainingTests: XCTestCase {
     }
 
     func testMaPLeIsRankInvariant() throws { try assertRankInvariant("maple") }
+
+    func testMPLIsRankInvariant() throws {
+        let out = try assertRankInvariant("mpl")
+        let tensors = try tensors(out, "prompts.safetensors")
+        XCTAssertEqual(tensors["mpl.layer1.coupling1.weight"]?.count, 32 * 32, "the second map of layer 1, (Dv, Dt)")
+        XCTAssertEqual(tensors["vision.site1"]?.count, 4 * 32, "layer 1 adds add * tokens = 4 vision prompts")
+    }
 
     func testLPIMAndItsAblationsAreRankInvariant() throws {
         for method in ["lpi-m", "dp", "cp"] {

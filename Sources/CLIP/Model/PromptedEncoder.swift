@@ -70,7 +70,8 @@ final class PromptedEncoder {
                 let site = plan.sites[next]
                 if site.mode == .insert {
                     block(existing: counts[l]).insert(into: arena[saved[l + 1].input], from: arena[transit],
-                                                      values: prompts[next], count: site.tokens, batch: batch, tokens: tokens)
+                                                      values: prompts[next], count: site.tokens, removing: site.removed,
+                                                      batch: batch, tokens: tokens)
                 } else {
                     block(existing: counts[l + 1]).apply(site.mode, to: arena[saved[l + 1].input], values: prompts[next],
                                                          batch: batch, tokens: tokens)
@@ -104,7 +105,8 @@ final class PromptedEncoder {
             if site.mode == .insert {
                 block(existing: counts[l - 1]).insertBackward(dSource: spare, dDestination: current,
                                                               gradient: promptGradients[index], count: site.tokens,
-                                                              batch: batch, tokens: base + counts[l - 1])
+                                                              removing: site.removed, batch: batch,
+                                                              tokens: base + counts[l - 1])
                 dy = spare
             } else {
                 block(existing: counts[l]).applyBackward(site.mode, dSequence: current, gradient: promptGradients[index],

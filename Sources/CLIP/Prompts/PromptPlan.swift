@@ -11,11 +11,14 @@
 /// ```
 /// Modes, with X the block arriving from the layer below and P the site's values (c tokens, or (B, c)):
 /// ```
-/// .insert   X <- [X ; P]   (appends c new tokens; the first site of a tower is always an insert)
-/// .replace  X <- P         (VPT-deep, MaPLe)
-/// .add      X <- X + P     (LPI, eq. 1)
+/// .insert   X <- [X ; P]                 (appends c new tokens; the first site of a tower is always an insert)
+/// .insert, removed r:
+///           X <- [X[..<n-r] ; P]         (drops the last r of the n rows first: MPL's remove-then-add, n - r carried)
+/// .replace  X <- P                       (VPT-deep, MaPLe)
+/// .add      X <- X + P                   (LPI, eq. 1)
 /// ```
-/// Layers without a site carry the block unchanged.
+/// Layers without a site carry the block unchanged. A removed row's output gets no gradient from the layers
+/// above; the carried rows' gradients flow down as any token's.
 public struct PromptPlan: Sendable, Equatable {
     public enum Mode: String, Sendable, Codable { case insert, replace, add }
     public enum Placement: String, Sendable, Codable { case afterClassToken, afterPatches }
@@ -24,11 +27,36 @@ public struct PromptPlan: Sendable, Equatable {
         public let layer: Int
         public let tokens: Int
         public let mode: Mode
-        public init(layer: Int, tokens: Int, mode: Mode) {
+        /// Rows dropped from the end of the arriving block before an insert (0 for the other modes).
+        public let removed: Int
+        public init(layer: Int, tokens: Int, mode: Mode, removed: Int = 0) {
             self.layer = layer
             self.tokens = tokens
             self.mode = mode
+            self.removed = removed
         }
+
+        enum CodingKeys: String, CodingKey { case layer, tokens, mode, removed }
+
+        /// `removed` may be absent (files written before it existed); it is written only when not 0.
+        public init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            layer = try container.decode(Int.self, forKey: .layer)
+            tokens = try container.decode(Int.self, forKey: .tokens)
+            mode = try container.decode(Mode.self, forKey: .mode)
+            removed = try container.decodeIfPresent(Int.self, forKey: .removed) ?? 0
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(layer, forKey: .layer)
+            try container.encode(tokens, forKey: .tokens)
+            try container.encode(mode, forKey: .mode)
+            if removed != 0 { try container.encode(removed, forKey: .removed) }
+        }
+
+        /// The block's size after this site, given `count` rows before it.
+        func count(after count: Int) -> Int { mode == .insert ? count - removed + tokens : count }
     }
 
     public let sites: [Site]
@@ -46,8 +74,12 @@ public struct PromptPlan: Sendable, Equatable {
                 throw PromptPlanError("site layers must increase within 0..<\(layers); got \(site.layer) after \(previousLayer)")
             }
             guard site.tokens > 0 else { throw PromptPlanError("site at layer \(site.layer) has \(site.tokens) tokens") }
+            guard site.removed == 0 || (site.mode == .insert && site.removed > 0 && site.removed <= count) else {
+                throw PromptPlanError("site at layer \(site.layer) removes \(site.removed) tokens: an insert may remove 1...\(count) "
+                                      + "(the block it acts on), other modes none")
+            }
             switch site.mode {
-            case .insert: count += site.tokens
+            case .insert: count = site.count(after: count)
             case .replace, .add:
                 guard count == site.tokens else {
                     throw PromptPlanError("\(site.mode.rawValue) at layer \(site.layer) needs \(count) tokens (the block it acts on), got \(site.tokens)")
@@ -70,7 +102,7 @@ public struct PromptPlan: Sendable, Equatable {
         var next = 0
         for layer in 0..<layers {
             if next < sites.count, sites[next].layer == layer {
-                if sites[next].mode == .insert { count += sites[next].tokens }
+                count = sites[next].count(after: count)
                 next += 1
             }
             counts[layer] = count

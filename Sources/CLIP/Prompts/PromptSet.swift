@@ -6,6 +6,7 @@ import Foundation
 /// tensors   vision.site{i}: (tokens_i, D_vision)    text.site{i}: (tokens_i, D_text)
 /// metadata  "plans": {"vision": {"placement": "afterClassToken", "sites": [{"layer": 0, "tokens": 4, "mode": "insert"}, ...]},
 ///                     "text": {"sites": [...]}}
+///           (a site that removes rows before its insert, MPL, also has "removed": r)
 /// ```
 /// Readable by PyTorch's safetensors; the plan JSON says how to apply the tensors.
 public struct PromptSet {

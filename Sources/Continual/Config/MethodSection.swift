@@ -24,7 +24,8 @@ public struct MethodSection: Codable, Equatable, Sendable {
         case dp
         /// LPI's ablation: full (not decomposed) prompts.
         case cp
-        /// MPL: modular prompts (add, remove, carry between layers).
+        /// MPL: MaPLe's coupled prompts with vision prompts added, removed and carried between layers
+        /// (`ModularPromptLearning`).
         case mpl
         /// NSP2 with VPT-deep prompts in every vision layer (`NullSpacePromptTuning`).
         case vptNSP2 = "vpt-nsp2"
@@ -41,6 +42,8 @@ public struct MethodSection: Codable, Equatable, Sendable {
     public var sprompts = SPromptsSection()
     /// The coupled prompts of `maple`.
     public var maple = MaPLeSection()
+    /// The modular prompts of `mpl`.
+    public var mpl = MPLSection()
     /// The prompt pool of `l2p`.
     public var l2p = L2PSection()
     /// LPI's settings, for `lpi-m`, `dp` and `cp`.
@@ -49,7 +52,7 @@ public struct MethodSection: Codable, Equatable, Sendable {
     public var taskIdentity = TaskIdentitySection()
 
     enum CodingKeys: String, CodingKey {
-        case name, vpt, nsp2, sprompts, maple, l2p, lpi
+        case name, vpt, nsp2, sprompts, maple, mpl, l2p, lpi
         case taskIdentity = "task_identity"
     }
 
@@ -60,6 +63,7 @@ public struct MethodSection: Codable, Equatable, Sendable {
         try nsp2.validate()
         try sprompts.validate()
         try maple.validate()
+        try mpl.validate()
         try l2p.validate()
         try lpi.validate()
         try taskIdentity.validate()
