@@ -12,7 +12,7 @@ final class InspectCommandTests: XCTestCase {
     /// Every method of `MethodSection.Name`, in its order.
     private let methods = ["zero-shot", "vpt-seq", "l2p", "s-prompts", "maple", "dcp", "lpi-m", "lpi-p", "dp", "cp",
                            "mpl", "vpt-nsp2", "clip-nsp2"]
-    private let notImplemented: Set = ["dcp", "lpi-p", "mpl"]
+    private let notImplemented: Set = ["dcp", "lpi-p"]
 
     /// openai/clip-vit-base-patch16 as transformers counts it (`sum(p.numel() for p in model.parameters())`).
     private let backbone = 149_620_737
@@ -113,6 +113,8 @@ final class InspectCommandTests: XCTestCase {
             "lpi-m": (12 * (9 * 4 + 16 * 4 + 768 * 4 + 16 * 4 + 512 * 4), 9 * 4 + 16 * 4 + 768 * 4 + 16 * 4 + 512 * 4),
             "dp": (12 * (9 * 4 + 16 * 4 + 768 * 4 + 16 * 4 + 512 * 4), 9 * 4 + 16 * 4 + 768 * 4 + 16 * 4 + 512 * 4),
             "cp": (12 * 9 * 16 * (768 + 512), 9 * 16 * (768 + 512)),    // full prompts, 9 layers x 16 tokens, both towers
+            // 1 text token x 9 layers; 1 coupling at layer 0 and 2 at each of layers 1-8, 512 -> 768 with bias; shared
+            "mpl": (9 * 512 + 17 * (768 * 512 + 768), 9 * 512 + 17 * (768 * 512 + 768)),
         ]
         for (method, (total, perTask)) in expected {
             let row = rows[method]
