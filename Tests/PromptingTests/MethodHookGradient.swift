@@ -8,12 +8,14 @@ import TestSupport
 /// f(values) = sum over the sites of both towers and the batch's samples of <R_site,b, prompts_site,b>
 ///             + the per-sample loss finishBackward returns
 /// ```
-/// Analytic: prepare, add R into each site's gradient (as a tower's backward would), finishBackward. This
-/// checks the way from prompt gradients back to the method's tensors (composition, coupling, gathering per
-/// sample) and the per-sample losses.
+/// Analytic: prepare, add R into each site's gradient (as a tower's backward would), finishBackward, from a
+/// random gradient buffer (so a hook that overwrites instead of accumulating fails). This checks the way from
+/// prompt gradients back to the method's tensors (composition, coupling, gathering per sample) and the
+/// per-sample losses. Returns the gradient buffer the hooks started from.
+@discardableResult
 func assertHookGradient(_ name: String, method: any PromptMethod, parameters: TrainableParameters, batch: PromptBatch,
                         model: CLIPConfig, step: Float = 1e-2, tolerance: Double = 1e-3,
-                        file: StaticString = #filePath, line: UInt = #line) throws {
+                        file: StaticString = #filePath, line: UInt = #line) throws -> [Float] {
     let plans = [(method.visionPlan, model.vision.encoder.hiddenSize), (method.textPlan, model.text.encoder.hiddenSize)]
     let sizes = plans.flatMap { plan, width in plan.sites.map { $0.tokens * width } }
     let weights = sizes.enumerated().map { randomNormal(batch.count * $1, seed: UInt64(70 + $0)) }
@@ -32,7 +34,8 @@ func assertHookGradient(_ name: String, method: any PromptMethod, parameters: Tr
         return total + Double(method.finishBackward(values: values, gradients: scratch, batch: batch, globalCount: globalCount))
     }
 
-    parameters.gradients.zero()
+    let initialGradient = randomNormal(parameters.count, seed: 60)
+    parameters.gradients.storage.update(from: initialGradient, count: parameters.count)
     method.prepare(values: parameters.values, batch: batch)
     for (s, gradient) in (method.visionPromptGradients(parameters.gradients)
                           + method.textPromptGradients(parameters.gradients)).enumerated() {
@@ -50,8 +53,9 @@ func assertHookGradient(_ name: String, method: any PromptMethod, parameters: Tr
         probe.storage.update(from: input, count: input.count)
         return f(probe)
     }
-    assertGradient(name, accumulated: analytic, initial: [Float](repeating: 0, count: analytic.count),
-                   numerical: numerical, tolerance: tolerance, file: file, line: line)
+    assertGradient(name, accumulated: analytic, initial: initialGradient, numerical: numerical, tolerance: tolerance,
+                   file: file, line: line)
+    return initialGradient
 }
 
 /// The method's tensors, declared and initialised (seed 3).
