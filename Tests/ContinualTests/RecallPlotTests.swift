@@ -69,12 +69,12 @@ final class RecallPlotTests: XCTestCase {
         XCTAssertEqual(lines[12].value("stroke"), lines[0].value("stroke"),
                        "task 13 takes task 1's colour")
         // legend: top 48, 16 per entry for 15 entries, 16 below: 48 + 240 + 16 = 304 < 400; stays 400.
-        XCTAssertEqual(document.rootElement()?.value("height"), "400.0", "height")
+        XCTAssertEqual(document.rootElement()?.value("height"), "400", "height")
         let big = RecallPlot.svg(try AccuracyMatrix(rows: (0..<30).map { i in Array(repeating: 10, count: i + 1) }),
                                  title: "t", axisLabel: "a")
         // 48 + 16 * 31 + 16 = 560; x ticks every 2nd task past 20 tasks: 1, 3, ..., 29.
         let bigDocument = try XMLDocument(xmlString: big, options: [])
-        XCTAssertEqual(bigDocument.rootElement()?.value("height"), "560.0", "grown height")
+        XCTAssertEqual(bigDocument.rootElement()?.value("height"), "560", "grown height")
         let ticks = try bigDocument.nodes(forXPath: "//*[local-name()='text'][@text-anchor='middle']").compactMap(\.stringValue)
         XCTAssertTrue(ticks.contains("29") && !ticks.contains("30"), "every second task labelled: \(ticks)")
     }

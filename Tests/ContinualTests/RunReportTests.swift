@@ -170,7 +170,7 @@ final class RunReportTests: XCTestCase {
         XCTAssertEqual(try String(contentsOf: run.appendingPathComponent("report.md"), encoding: .utf8),
                        ReportMarkdown.render(summary), "report.md")
         XCTAssertEqual(try String(contentsOf: run.appendingPathComponent("recall.svg"), encoding: .utf8),
-                       RecallPlot.svg(summary.accuracyMatrix, title: "lpi-m on coco: each task after each task",
+                       RecallPlot.svg(summary.accuracyMatrix, title: "lpi-m on coco: R@1 of each task after each task",
                                       axisLabel: EvaluationKind.retrieval.scoreLabel), "recall.svg")
         let json = try String(contentsOf: run.appendingPathComponent("summary.json"), encoding: .utf8)
         XCTAssertTrue(json.hasPrefix("{\n  \"accuracy_curve\" : ["), "pretty-printed, keys sorted: \(json.prefix(60))")

@@ -37,18 +37,21 @@ public enum RetrievalRecall {
         guard relevant.count == queryCount else {
             throw EvaluationError("retrieval: \(relevant.count) relevance lists for \(queryCount) queries")
         }
-        return try (0..<queryCount).map { q in
-            let items = relevant[q]
-            guard !items.isEmpty else { throw EvaluationError("retrieval: query \(q) has no relevant gallery item") }
-            if let bad = items.first(where: { !(0..<galleryCount).contains($0) }) {
-                throw EvaluationError("retrieval: query \(q)'s relevant item \(bad) is outside the gallery of \(galleryCount)")
+        // Query q's similarities lie at base + g * stride: along a row, or down a column.
+        let stride = queries == .rows ? 1 : columns
+        return try similarity.withUnsafeBufferPointer { values in
+            try (0..<queryCount).map { q in
+                let items = relevant[q]
+                guard !items.isEmpty else { throw EvaluationError("retrieval: query \(q) has no relevant gallery item") }
+                if let bad = items.first(where: { !(0..<galleryCount).contains($0) }) {
+                    throw EvaluationError("retrieval: query \(q)'s relevant item \(bad) is outside the gallery of \(galleryCount)")
+                }
+                let base = queries == .rows ? q * columns : q
+                let best = items.map { values[base + $0 * stride] }.max()!
+                var rank = 1
+                for g in 0..<galleryCount where values[base + g * stride] >= best && !items.contains(g) { rank += 1 }
+                return rank
             }
-            let score: (Int) -> Float = queries == .rows ? { similarity[q * columns + $0] } : { similarity[$0 * columns + q] }
-            let best = items.map(score).max()!
-            let isRelevant = Set(items)
-            var rank = 1
-            for g in 0..<galleryCount where score(g) >= best && !isRelevant.contains(g) { rank += 1 }
-            return rank
         }
     }
 

@@ -36,12 +36,12 @@ public enum RecallPlot {
     public static func svg(_ matrix: AccuracyMatrix, title: String, axisLabel: String) -> String {
         let k = matrix.taskCount
         let legendTop = plotTop + 8
-        let height = max(400, legendTop + 16 * Double(k + 1) + 16)
+        let height = height(taskCount: k)
         var lines = [
             #"<?xml version="1.0" encoding="UTF-8"?>"#,
-            #"<svg xmlns="http://www.w3.org/2000/svg" width="640" height="\#(format(height))" "#
-                + #"viewBox="0 0 640 \#(format(height))" font-family="sans-serif" font-size="12">"#,
-            #"<rect width="640" height="\#(format(height))" fill="white"/>"#,
+            #"<svg xmlns="http://www.w3.org/2000/svg" width="640" height="\#(height)" "#
+                + #"viewBox="0 0 640 \#(height)" font-family="sans-serif" font-size="12">"#,
+            #"<rect width="640" height="\#(height)" fill="white"/>"#,
             #"<text x="\#(format((plotLeft + plotRight) / 2))" y="22" text-anchor="middle" font-size="14">\#(escape(title))</text>"#,
         ]
         // Axes: y ticks every 20 with grid lines, x ticks at every task (every few past 20 tasks).
@@ -96,6 +96,9 @@ public enum RecallPlot {
     }
 
     private static func format(_ coordinate: Double) -> String { String(format: "%.1f", coordinate) }
+
+    /// The document's height: 400, or more for a legend of many tasks.
+    static func height(taskCount: Int) -> Int { max(400, Int(plotTop) + 8 + 16 * (taskCount + 1) + 16) }
 
     /// Text content or an attribute value with &, <, >, " escaped.
     static func escape(_ text: String) -> String {

@@ -39,7 +39,8 @@ public enum RunReport {
         }
         try write(json + Data("\n".utf8), to: directory.appendingPathComponent(summaryFile))
         try write(Data(ReportMarkdown.render(summary).utf8), to: directory.appendingPathComponent(markdownFile))
-        let title = "\(summary.method) on \(summary.dataset): each task after each task"
+        let score = summary.kind == .retrieval ? "R@1" : "accuracy"
+        let title = "\(summary.method) on \(summary.dataset): \(score) of each task after each task"
         let plot = RecallPlot.svg(summary.accuracyMatrix, title: title, axisLabel: summary.kind.scoreLabel)
         try write(Data(plot.utf8), to: directory.appendingPathComponent(plotFile))
         return summary
