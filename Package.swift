@@ -21,6 +21,7 @@ let package = Package(
                        providers: [.apt(["liblapacke-dev"])]),
         .systemLibrary(name: "CScaLAPACK", pkgConfig: "scalapack-openmpi",
                        providers: [.apt(["libscalapack-openmpi-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // MARK: Library modules (dependencies point one way: Numerics <- CLIP <- Prompting <- Continual <- promptcl;
         // Distributed beside them)
@@ -29,7 +30,7 @@ let package = Package(
         .target(name: "Distributed", dependencies: ["CMPI", "CScaLAPACK", "CLAPACKE", "Numerics"]),
         .target(name: "Prompting", dependencies: ["CLIP", "Numerics", "CLAPACKE"]),
         .target(name: "Continual", dependencies: [
-            "CLIP", "Numerics", "Distributed", "Prompting", .product(name: "TOMLKit", package: "TOMLKit"),
+            "CLIP", "Numerics", "Distributed", "Prompting", "CZlib", .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
 
         // MARK: Command-line tool

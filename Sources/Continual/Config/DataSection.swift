@@ -7,6 +7,7 @@ public struct DataSection: Codable, Equatable, Sendable {
         /// The benchmarks of the configs under configs/nsp2/ and configs/lpi/: named so those configs load today;
         /// reading them needs `promptcl prepare` (not in this release), and a run says so.
         case cifar100, imagenetR = "imagenet-r", domainnet, coco
+        case fashionMNIST = "fashion-mnist"
     }
 
     public var dataset = Dataset.synthetic

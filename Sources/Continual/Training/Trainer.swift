@@ -121,7 +121,7 @@ public final class Trainer {
     private static func makeDataset(_ data: DataSection, imageSize: Int, seed: UInt64) throws -> any ImageTextDataset {
         switch data.dataset {
         case .synthetic: return try SyntheticShapes(count: data.samples, imageSize: imageSize, seed: seed)
-        case .cifar100, .imagenetR, .domainnet, .coco:
+        case .cifar100, .imagenetR, .domainnet, .coco, .fashionMNIST:
             throw TrainingError("data.dataset \"\(data.dataset.rawValue)\" is not available in this release: reading it "
                                 + "needs prepared shards (`promptcl prepare`, not implemented yet); use \"synthetic\"")
         }
