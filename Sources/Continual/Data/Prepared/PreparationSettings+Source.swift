@@ -20,8 +20,12 @@ extension PreparationSettings {
             return try FashionMNISTSource(directory: directory, imageSize: imageSize)
         case .cifar100:
             return try CIFAR100Source(directory: directory, imageSize: imageSize)
-        case .imagenetR, .domainnet, .coco:
-            throw PreparedDataError(source, "reading \(dataset.rawValue) is not implemented yet")
+        case .imagenetR:
+            return try ImageListSource.classFolders(directory: directory, imageSize: imageSize, seed: seed)
+        case .domainnet:
+            return try ImageListSource.domainNet(directory: directory, imageSize: imageSize)
+        case .coco:
+            return try COCOSource(directory: directory, imageSize: imageSize)
         }
     }
 }

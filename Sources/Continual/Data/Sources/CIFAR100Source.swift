@@ -77,9 +77,7 @@ public struct CIFAR100Source: SourceDataset {
             for c in 0..<3 { interleaved[3 * i + c] = record[base + c * plane + i] }
         }
         let image = RGBImage(width: Self.side, height: Self.side, pixels: interleaved)
-        CLIPImagePreprocessing.resizeAndCrop(image, size: imageSize).withUnsafeBufferPointer {
-            pixels.update(from: $0.baseAddress!, count: $0.count)
-        }
+        writeResized(image, into: pixels)
         return SourceSample(label: Int(record[record.startIndex + 1]), classNames: classNames)
     }
 

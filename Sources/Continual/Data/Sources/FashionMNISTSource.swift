@@ -65,9 +65,7 @@ public struct FashionMNISTSource: SourceDataset {
         let (height, width) = (set.images.dimensions[1], set.images.dimensions[2])
         let start = set.images.data.startIndex + index * height * width
         let image = RGBImage(width: width, height: height, gray: Array(set.images.data[start ..< start + height * width]))
-        CLIPImagePreprocessing.resizeAndCrop(image, size: imageSize).withUnsafeBufferPointer {
-            pixels.update(from: $0.baseAddress!, count: $0.count)
-        }
+        writeResized(image, into: pixels)
         let label = Int(set.labels[set.labels.startIndex + index])
         return SourceSample(label: label, classNames: Self.classNames)
     }

@@ -16,7 +16,8 @@ enum GzipFile {
         while true {
             let n = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
             var code: Int32 = 0
-            let message = String(cString: gzerror(file, &code))
+            var message = String(cString: gzerror(file, &code))
+            if message.hasPrefix(path + ": ") { message.removeFirst(path.count + 2) }
             guard n >= 0, code == Z_OK || code == Z_STREAM_END else {
                 throw PreparedDataError(path, "gzip stream damaged after \(bytes.count) bytes: \(message)")
             }

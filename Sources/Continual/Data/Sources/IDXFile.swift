@@ -15,9 +15,9 @@ struct IDXFile {
             throw PreparedDataError(name, "is \(bytes.count) bytes, shorter than an IDX magic number")
         }
         guard bytes[0] == 0, bytes[1] == 0, bytes[2] == 0x08 else {
-            throw PreparedDataError(name, "is not an IDX file of unsigned bytes: magic "
-                                    + bytes[0..<4].map { String($0, radix: 16) }.joined(separator: " ")
-                                    + ", expected 0 0 8 \(rank)")
+            let hex = bytes[0..<4].map { ($0 < 16 ? "0x0" : "0x") + String($0, radix: 16) }
+            throw PreparedDataError(name, "is not an IDX file of unsigned bytes: magic \(hex.joined(separator: " ")), "
+                                    + "expected 0x00 0x00 0x08 0x0\(rank)")
         }
         guard Int(bytes[3]) == rank else {
             throw PreparedDataError(name, "has \(bytes[3]) dimensions, expected \(rank)")

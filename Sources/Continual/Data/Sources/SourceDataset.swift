@@ -36,3 +36,13 @@ public struct SourceSample: Equatable, Sendable {
         self.init(label: label, captions: ["a photo of a \(classNames[label])."])
     }
 }
+
+extension SourceDataset {
+    /// `image` resized (shorter side) and centre-cropped to `imageSize` as CLIPImageProcessor does, written to
+    /// `pixels` as uint8 planes (3, S, S).
+    func writeResized(_ image: RGBImage, into pixels: UnsafeMutablePointer<UInt8>) {
+        CLIPImagePreprocessing.resizeAndCrop(image, size: imageSize).withUnsafeBufferPointer {
+            pixels.update(from: $0.baseAddress!, count: $0.count)
+        }
+    }
+}
