@@ -276,7 +276,7 @@ def coco():
                 samples.append({"image_id": image_id, "file": f"{folder}/{name}", "label": label, "captions": texts,
                                 "width": width, "height": height,
                                 "image": pixels.transpose(2, 0, 1).reshape(-1).tolist()})
-        # Captions listed out of image order, as COCO's are.
+        # Captions listed against their id order: the reader sorts them by id.
         captions["annotations"].reverse()
         write(f"{root}/annotations/captions_{folder}.json", json.dumps(captions).encode())
         write(f"{root}/annotations/instances_{folder}.json", json.dumps(instances).encode())

@@ -13,7 +13,7 @@ import Foundation
 /// instance annotations (crowd regions included), ties to the earlier in LPI's order; images without instance
 /// annotations are left out (the manifest's notes count them). The classes are the 12 supercategories in
 /// LPI's order (`lpiOrder`), which is also the class order (fixed, not drawn). Samples are the kept images
-/// in ascending id, each with all its captions in the file's order (the first is the training caption).
+/// in ascending id, each with all its captions in ascending annotation id (the first is the training caption).
 public struct COCOSource: SourceDataset {
     /// LPI's task order of COCO's supercategories.
     public static let lpiOrder = ["appliance", "sports", "outdoor", "electronic", "accessory", "indoor", "kitchen",
@@ -46,8 +46,8 @@ public struct COCOSource: SourceDataset {
         train = splits[0]
         test = splits[1]
         self.notes = ["coco: each image's task is the supercategory with the largest total instance area (sum of "
-                      + "area over its instance annotations), ties to the earlier in LPI's order; all captions kept, "
-                      + "the first is the training caption"] + notes
+                      + "area over its instance annotations), ties to the earlier in LPI's order; all captions kept "
+                      + "in annotation id order, the first is the training caption"] + notes
     }
 
     public var classNames: [String] { Self.lpiOrder }
@@ -114,7 +114,7 @@ public struct COCOSource: SourceDataset {
         var files: [Int: String] = [:]
         for image in captions.images { files[image.id] = image.fileName }
         var texts: [Int: [String]] = [:]
-        for annotation in captions.annotations {
+        for annotation in captions.annotations.sorted(by: { $0.id < $1.id }) {
             guard files[annotation.imageID] != nil else {
                 throw PreparedDataError(captionsURL.path, "caption annotation \(annotation.id) is of image id "
                                         + "\(annotation.imageID), which the file's images do not list")
