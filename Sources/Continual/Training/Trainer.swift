@@ -63,8 +63,12 @@ public final class Trainer {
         let visionConfig = model.config.vision
         dataset = try Self.makeDataset(config.data, imageSize: visionConfig.imageSize, seed: seeds.data)
         do {
-            split = try TaskSplit(classCount: dataset.classNames.count, taskCount: config.tasks.count,
-                                  seed: seeds.classOrder)
+            if let prepared = dataset as? PreparedDataset {
+                split = try TaskSplit(classOrder: prepared.classOrder, taskCount: config.tasks.count)
+            } else {
+                split = try TaskSplit(classCount: dataset.classNames.count, taskCount: config.tasks.count,
+                                      seed: seeds.classOrder)
+            }
         } catch {
             throw TrainingError("tasks.count \(config.tasks.count): \(error)")
         }
@@ -118,13 +122,27 @@ public final class Trainer {
         }
     }
 
+    /// The train split of the prepared directory `data.path` (its dataset and image size must be the config's),
+    /// or the synthetic set when there is none.
     private static func makeDataset(_ data: DataSection, imageSize: Int, seed: UInt64) throws -> any ImageTextDataset {
-        switch data.dataset {
-        case .synthetic: return try SyntheticShapes(count: data.samples, imageSize: imageSize, seed: seed)
-        case .cifar100, .imagenetR, .domainnet, .coco, .fashionMNIST:
-            throw TrainingError("data.dataset \"\(data.dataset.rawValue)\" is not available in this release: reading it "
-                                + "needs prepared shards (`promptcl prepare`, not implemented yet); use \"synthetic\"")
+        guard !data.path.isEmpty else {
+            guard data.dataset == .synthetic else {
+                throw TrainingError("data.dataset \"\(data.dataset.rawValue)\" is read from prepared shards: run "
+                                    + "`promptcl prepare --dataset \(data.dataset.rawValue) --source RAW --out DIR "
+                                    + "--image-size \(imageSize)` and set data.path = \"DIR\"")
+            }
+            return try SyntheticShapes(count: data.samples, imageSize: imageSize, seed: seed)
         }
+        let prepared = try PreparedDataset(directory: URL(fileURLWithPath: data.path), split: .train)
+        guard prepared.manifest.dataset == data.dataset else {
+            throw TrainingError("data.path \(data.path) holds \(prepared.manifest.dataset.rawValue), but data.dataset is "
+                                + "\"\(data.dataset.rawValue)\"")
+        }
+        guard prepared.imageSize == imageSize else {
+            throw TrainingError("data.path \(data.path) holds \(prepared.imageSize) px images, the model takes "
+                                + "\(imageSize) px: prepare it again with --image-size \(imageSize)")
+        }
+        return prepared
     }
 
     /// The sampler of task `task`.
