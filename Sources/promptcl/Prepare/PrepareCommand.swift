@@ -100,8 +100,9 @@ struct PrepareCommand: ParsableCommand {
             let manifest = try preparer.finish()
             let bytes = manifest.splits.train.shards + manifest.splits.test.shards
             let total = bytes.reduce(0) { $0 + $1.images.bytes + $1.labels.bytes + $1.captions.bytes }
-            print("promptcl prepare: \(counts[0]) shard(s) written, \(counts[1]) kept; "
-                  + String(format: "%.1f MB in %.1f s; ", Double(total) / 1e6, Date().timeIntervalSince(started))
+            for note in manifest.notes { print("promptcl prepare: \(note)") }
+            print("promptcl prepare: \(counts[0]) shard(s) written, \(counts[1]) kept; \(total) bytes "
+                  + String(format: "(%.1f MB) in %.1f s; ", Double(total) / 1e6, Date().timeIntervalSince(started))
                   + "manifest \(directory.appendingPathComponent(PreparedFormat.manifestName).path)")
         } catch {
             fputs("promptcl prepare: \(error)\n", stderr)
