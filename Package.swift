@@ -21,6 +21,9 @@ let package = Package(
                        providers: [.apt(["liblapacke-dev"])]),
         .systemLibrary(name: "CScaLAPACK", pkgConfig: "scalapack-openmpi",
                        providers: [.apt(["libscalapack-openmpi-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // libjpeg(-turbo) behind a C shim, because its error handling needs setjmp/longjmp (libjpeg62-turbo-dev)
+        .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
 
         // MARK: Library modules (dependencies point one way: Numerics <- CLIP <- Prompting <- Continual <- promptcl;
         // Distributed beside them)
@@ -29,7 +32,8 @@ let package = Package(
         .target(name: "Distributed", dependencies: ["CMPI", "CScaLAPACK", "CLAPACKE", "Numerics"]),
         .target(name: "Prompting", dependencies: ["CLIP", "Numerics", "CLAPACKE"]),
         .target(name: "Continual", dependencies: [
-            "CLIP", "Numerics", "Distributed", "Prompting", .product(name: "TOMLKit", package: "TOMLKit"),
+            "CLIP", "Numerics", "Distributed", "Prompting", "CZlib", "CJPEG",
+            .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
 
         // MARK: Command-line tool

@@ -1,16 +1,21 @@
-/// `[data]`: what a run trains on. Prepared real datasets come with `promptcl prepare` (a later release);
-/// today the procedural `SyntheticShapes` (48 classes: 8 colours x 6 shapes, with captions), generated
-/// from the run's seed at the model's image size, needs no files.
+/// `[data]`: what a run trains on: a directory `promptcl prepare` wrote (`path`, its train split through
+/// `PreparedDataset`, with the class order its manifest recorded), or, when `path` is empty, the procedural
+/// `SyntheticShapes` (48 classes: 8 colours x 6 shapes, with captions) generated from the run's seed at the
+/// model's image size, which needs no files.
 public struct DataSection: Codable, Equatable, Sendable {
     public enum Dataset: String, Codable, Sendable, CaseIterable {
         case synthetic
-        /// The benchmarks of the configs under configs/nsp2/ and configs/lpi/: named so those configs load today;
-        /// reading them needs `promptcl prepare` (not in this release), and a run says so.
+        /// The benchmarks of the configs under configs/nsp2/ and configs/lpi/, and Fashion-MNIST for the demo: a
+        /// run reads them from `path`, prepared by `promptcl prepare --dataset NAME`.
         case cifar100, imagenetR = "imagenet-r", domainnet, coco
+        case fashionMNIST = "fashion-mnist"
     }
 
+    /// Must be the prepared directory's dataset when `path` is set.
     public var dataset = Dataset.synthetic
-    /// Training samples of the synthetic set (spread evenly over its 48 classes).
+    /// A prepared directory (`promptcl prepare --out`); "" for the synthetic set generated on the fly.
+    public var path = ""
+    /// Training samples of the synthetic set generated on the fly (spread evenly over its 48 classes).
     public var samples = 1920
     /// At most this many training samples per class (`ClassSubset`, seeded), 0 for all: a quicker run on a
     /// large dataset.
@@ -19,7 +24,7 @@ public struct DataSection: Codable, Equatable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case dataset, samples
+        case dataset, path, samples
         case perClass = "per_class"
     }
 

@@ -71,8 +71,12 @@ public final class Trainer {
         testDataset = config.evaluation.perClass > 0
             ? ClassSubset(test, perClass: config.evaluation.perClass, seed: seeds.testSubset) : test
         do {
-            split = try TaskSplit(classCount: dataset.classNames.count, taskCount: config.tasks.count,
-                                  seed: seeds.classOrder)
+            if let prepared = train as? PreparedDataset {
+                split = try TaskSplit(classOrder: prepared.classOrder, taskCount: config.tasks.count)
+            } else {
+                split = try TaskSplit(classCount: dataset.classNames.count, taskCount: config.tasks.count,
+                                      seed: seeds.classOrder)
+            }
         } catch {
             throw TrainingError("tasks.count \(config.tasks.count): \(error)")
         }
@@ -128,18 +132,31 @@ public final class Trainer {
         }
     }
 
-    /// The training and test splits of `[data]`.
+    /// The training and test splits of `[data]`: the prepared directory `data.path` (its dataset and image size
+    /// must be the config's), or the synthetic set when there is none.
     private static func makeDatasets(_ config: TrainingConfig, imageSize: Int,
                                      seeds: RunSeeds) throws -> (train: any ImageTextDataset, test: any ImageTextDataset) {
         let data = config.data
-        switch data.dataset {
-        case .synthetic:
+        guard !data.path.isEmpty else {
+            guard data.dataset == .synthetic else {
+                throw TrainingError("data.dataset \"\(data.dataset.rawValue)\" is read from prepared shards: run "
+                                    + "`promptcl prepare --dataset \(data.dataset.rawValue) --source RAW --out DIR "
+                                    + "--image-size \(imageSize)` and set data.path = \"DIR\"")
+            }
             return (try SyntheticShapes(count: data.samples, imageSize: imageSize, seed: seeds.data),
                     try SyntheticShapes(count: config.evaluation.testSamples, imageSize: imageSize, seed: seeds.testData))
-        case .cifar100, .imagenetR, .domainnet, .coco:
-            throw TrainingError("data.dataset \"\(data.dataset.rawValue)\" is not available in this release: reading it "
-                                + "needs prepared shards (`promptcl prepare`, not implemented yet); use \"synthetic\"")
         }
+        let directory = URL(fileURLWithPath: data.path)
+        let train = try PreparedDataset(directory: directory, split: .train)
+        guard train.manifest.dataset == data.dataset else {
+            throw TrainingError("data.path \(data.path) holds \(train.manifest.dataset.rawValue), but data.dataset is "
+                                + "\"\(data.dataset.rawValue)\"")
+        }
+        guard train.imageSize == imageSize else {
+            throw TrainingError("data.path \(data.path) holds \(train.imageSize) px images, the model takes "
+                                + "\(imageSize) px: prepare it again with --image-size \(imageSize)")
+        }
+        return (train, try PreparedDataset(directory: directory, split: .test))
     }
 
     /// The sampler of task `task`.

@@ -1,0 +1,68 @@
+/// CLIP's image preprocessing up to the uint8 crop, as Hugging Face transformers' `CLIPImageProcessor` does it
+/// with `size={"shortest_edge": S}`, `crop_size={"height": S, "width": S}`, `resample=BICUBIC` before its
+/// rescale and normalisation (those are `CLIPPixels.normalise`):
+/// ```
+/// (h', w')  = (S, trunc(S * w / h))  if h < w,  else (trunc(S * h / w), S)   get_resize_output_image_size
+/// resized   = Pillow's Image.resize((w', h'), BICUBIC) of the RGB image       horizontal pass, then vertical
+/// top       = (h' - S) / 2,   left = (w' - S) / 2                             center_crop (floor division)
+/// out[c, y, x] = resized[top + y, left + x, c]                                (3, S, S) planar uint8
+/// ```
+/// The resampling reproduces Pillow's fixed-point arithmetic bit for bit (`PillowBicubicWeights`); only the
+/// rows and columns that survive the crop are computed.
+public enum CLIPImagePreprocessing {
+    /// `image` resized so that its shorter side is `size` and centre-cropped to `size` x `size`: (3, size, size)
+    /// planar uint8, channels red, green, blue.
+    public static func resizeAndCrop(_ image: RGBImage, size: Int) -> [UInt8] {
+        precondition(size > 0, "crop size \(size)")
+        let resized = resizedSize(width: image.width, height: image.height, shortestEdge: size)
+        let left = (resized.width - size) / 2, top = (resized.height - size) / 2
+        let resizeColumns = resized.width != image.width, resizeRows = resized.height != image.height
+        let columns = PillowBicubicWeights(inputSize: image.width, outputSize: resized.width)
+        let rows = PillowBicubicWeights(inputSize: image.height, outputSize: resized.height)
+
+        // Input rows read by the kept output rows (all of them when the height is unchanged).
+        let inputRows = resizeRows
+            ? rows.first[top]..<(top..<top + size).map { rows.first[$0] + rows.count[$0] }.max()!
+            : top..<top + size
+
+        // Horizontal pass: the kept columns of the input rows.        (inputRows.count, size, 3) interleaved
+        var band = [UInt8](repeating: 0, count: inputRows.count * size * 3)
+        image.pixels.withUnsafeBufferPointer { input in
+            let input = input.baseAddress!, rowStride = image.width * 3
+            for (r, y) in inputRows.enumerated() {
+                for x in 0..<size {
+                    for c in 0..<3 {
+                        band[(r * size + x) * 3 + c] = resizeColumns
+                            ? columns.sample(left + x, input, offset: y * rowStride + c, stride: 3)
+                            : input[y * rowStride + (left + x) * 3 + c]
+                    }
+                }
+            }
+        }
+
+        // Vertical pass: the kept rows, written planar.                (3, size, size)
+        var output = [UInt8](repeating: 0, count: 3 * size * size)
+        band.withUnsafeBufferPointer { band in
+            let band = band.baseAddress!, rowStride = size * 3
+            for y in 0..<size {
+                for x in 0..<size {
+                    for c in 0..<3 {
+                        output[(c * size + y) * size + x] = resizeRows
+                            ? rows.sample(top + y, band, offset: -inputRows.lowerBound * rowStride + x * 3 + c,
+                                          stride: rowStride)
+                            : band[(y * size + x) * 3 + c]
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    /// The size the image is resized to before the crop: the shorter side becomes `shortestEdge`, the longer
+    /// `trunc(shortestEdge * long / short)` (transformers' `get_resize_output_image_size`, default_to_square
+    /// false; a square image gives a square).
+    static func resizedSize(width: Int, height: Int, shortestEdge: Int) -> (width: Int, height: Int) {
+        let long = Int(Double(shortestEdge * max(width, height)) / Double(min(width, height)))
+        return width <= height ? (shortestEdge, long) : (long, shortestEdge)
+    }
+}
