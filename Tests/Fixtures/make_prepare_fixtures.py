@@ -182,6 +182,8 @@ def imagenet_r():
     empty = fresh("imagenet-r-empty-class")
     shutil.copytree(f"{root}/n01443537", f"{empty}/n01443537")
     os.makedirs(f"{empty}/n01484850")
+    # git keeps no empty folder: a file that is no image holds it (the reader must ignore it).
+    open(f"{empty}/n01484850/.gitkeep", "w").close()
 
 
 def domainnet():
