@@ -7,6 +7,6 @@ struct PromptCL: ParsableCommand {
         commandName: "promptcl",
         abstract: "Prompt-based continual learning for vision-language models (CLIP) on CPU clusters.",
         subcommands: [Doctor.self, TrainCommand.self, EmbedCommand.self, InspectCommand.self, BenchCommand.self,
-                      PrepareCommand.self]
+                      PrepareCommand.self, ReportCommand.self]
     )
 }

@@ -66,6 +66,7 @@ final class NullSpaceTrainingTests: XCTestCase {
         func taskKeysFitted(_ record: TaskKeysRecord, image: TaskKeys, text: TaskKeys) throws {
             XCTFail("vpt-nsp2 has no task keys")
         }
+        func evaluationFinished(_ record: EvaluationRecord) throws {}
     }
 
     /// Per prompted layer: ||Omega1 dP^T||_F / (s_0 ||dP||_F) and the bound s_k / s_0 that the projection

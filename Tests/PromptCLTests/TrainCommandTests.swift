@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import CLIP
+import Continual
 import TestSupport
 @testable import promptcl
 
@@ -75,6 +76,10 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(plain.stdout.contains("task 2/2  epoch 1/1  step 6/6  loss"), "progress lines:\n\(plain.stdout)")
         let (first, last) = (plainLosses.prefix(6).reduce(0, +), plainLosses.suffix(6).reduce(0, +))
         XCTAssertTrue(plainLosses.allSatisfy(\.isFinite) && first > 0 && last > 0, "losses \(plainLosses)")
+        let plainSummary = try RunReport.readSummary(in: plain.out)
+        XCTAssertEqual(plainSummary.accuracyMatrix.rows.map(\.count), [1, 2], "an evaluation after each task")
+        XCTAssertEqual(plainSummary.finalTasks.map(\.samples), [240, 240], "each task's 240 test samples")
+        XCTAssertTrue(plain.stdout.contains("evaluation after task 2/2: accuracy"), "evaluation lines:\n\(plain.stdout)")
 
         for ranks in [1, 2, 4] {
             let result = try TrainJob.run(config: config, out: scratch.appendingPathComponent("np\(ranks)"), ranks: ranks)
@@ -93,6 +98,21 @@ final class TrainCommandTests: XCTestCase {
                 if ranks == 1 { XCTAssertEqual(values, reference, "np 1 is the plain run, bit for bit: \(name)") }
             }
             if ranks == 1 { XCTAssertEqual(losses, plainLosses, "np 1 gives the plain run's losses bit for bit") }
+            // The evaluation shards the test set over the ranks: the same accuracies, but for a sample whose
+            // top two classes swap through the prompts' rounding (one sample is 100 / 240 of a task).
+            for name in [RunReport.summaryFile, RunReport.markdownFile, RunReport.plotFile] {
+                XCTAssertTrue(FileManager.default.fileExists(atPath: result.out.appendingPathComponent(name).path),
+                              "np \(ranks) wrote \(name)")
+            }
+            let summary = try RunReport.readSummary(in: result.out)
+            XCTAssertEqual(summary.ranks, ranks, "np \(ranks): the summary's rank count")
+            for (row, reference) in zip(summary.accuracyMatrix.rows, plainSummary.accuracyMatrix.rows) {
+                for (value, expected) in zip(row, reference) {
+                    XCTAssertEqual(value, expected, accuracy: 100.0 / 240 + 1e-9,
+                                   "np \(ranks): accuracy matrix \(summary.accuracyMatrix.rows) against "
+                                   + "\(plainSummary.accuracyMatrix.rows) without mpirun")
+                }
+            }
         }
     }
 

@@ -17,10 +17,19 @@ public struct DataSection: Codable, Equatable, Sendable {
     public var path = ""
     /// Training samples of the synthetic set generated on the fly (spread evenly over its 48 classes).
     public var samples = 1920
+    /// At most this many training samples per class (`ClassSubset`, seeded), 0 for all: a quicker run on a
+    /// large dataset.
+    public var perClass = 0
 
     public init() {}
 
+    enum CodingKeys: String, CodingKey {
+        case dataset, path, samples
+        case perClass = "per_class"
+    }
+
     func validate() throws {
         try ConfigCheck.that(samples > 0, "data.samples", "must be > 0, got \(samples)")
+        try ConfigCheck.that(perClass >= 0, "data.per_class", "must be >= 0 (0: all), got \(perClass)")
     }
 }

@@ -13,6 +13,7 @@ import Numerics
 /// [method]       name, [method.vpt]                    how prompts are placed and trained (MethodSection)
 /// [loss]         kind, template, classes               the objective (LossSection)
 /// [train]        global_batch, max_grad_norm, ...      the loop (TrainSection)
+/// [evaluation]   kind, test_samples, forgetting        after each task, on the test split (EvaluationSection)
 /// [optimizer]    kind, lr, ...                         OptimizerConfig (torch's defaults)
 /// [schedule]     kind, warmup_epochs, ...              LearningRateSchedule, over each task's epochs
 /// ```
@@ -26,6 +27,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var method = MethodSection()
     public var loss = LossSection()
     public var train = TrainSection()
+    public var evaluation = EvaluationSection()
     public var optimizer = OptimizerConfig(kind: .adam, lr: 0.01)
     public var schedule = LearningRateSchedule(kind: .cosine)
 
@@ -41,6 +43,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         try method.validate()
         try loss.validate()
         try train.validate()
+        try evaluation.validate()
         do {
             try optimizer.validate()
             try schedule.validate(totalEpochs: Double(tasks.epochs))

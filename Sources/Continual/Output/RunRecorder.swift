@@ -5,7 +5,13 @@ import Prompting
 /// Rank 0's record of a run in its output directory (`--out DIR`):
 /// ```
 /// DIR/config.toml           the config as used, every key
-/// DIR/metrics.jsonl         one line per event: run, task_start, step, task_end, end   (MetricsLog)
+/// DIR/metrics.jsonl         one line per event: run, task_start, step, task_end, task_keys, null_space,
+///                           evaluation, end   (MetricsLog)
+/// DIR/summary.json          at the end, from the evaluations: accuracy matrix, average and final accuracy,
+/// DIR/report.md             forgetting, recall for retrieval (RunReport: RunSummary, ReportMarkdown,
+/// DIR/recall.svg            RecallPlot)
+/// DIR/task_keys.safetensors per-task methods: every task's k-means keys
+/// DIR/null_space.safetensors  NSP2: the merged null-space factors
 /// DIR/prompts.safetensors   the trainable tensors by name (vpt.layer0, ...) and, for `embed --prompts`,
 ///                           every site's prompts with the plans (PromptSet: vision.site{i}, text.site{i});
 ///                           rewritten atomically at the end of each task; metadata: method, task
@@ -18,11 +24,13 @@ public final class RunRecorder: TrainingObserver {
     private let config: TrainingConfig
     private let methodName: String
     private let print: (String) -> Void
+    private let ranks: Int
     private var taskCount = 1
     private var windowImages = 0
     private var windowSeconds = 0.0
     private var totalSeconds = 0.0
     private var steps = 0
+    private var evaluations: [EvaluationRecord] = []
     private let started = Date()
 
     /// Creates `directory` if needed, writes config.toml and starts metrics.jsonl with a "run" line.
@@ -31,6 +39,7 @@ public final class RunRecorder: TrainingObserver {
         self.directory = directory
         self.config = config
         self.print = print
+        self.ranks = ranks
         methodName = config.method.name.rawValue
         let files = FileManager.default
         do {
@@ -121,9 +130,52 @@ public final class RunRecorder: TrainingObserver {
               + "captions \(record.textIterations))")
     }
 
-    /// Writes the "end" line with the run's wall time.
+    /// Writes an "evaluation" metrics line and prints each seen task's score.
+    public func evaluationFinished(_ record: EvaluationRecord) throws {
+        evaluations.append(record)
+        try metrics.write("evaluation", record)
+        let label = record.kind == .retrieval ? "R@1 (mean of both directions)" : "accuracy"
+        let mean = record.tasks.map(\.score).reduce(0, +) / Double(record.tasks.count)
+        let perTask = record.tasks.map { String(format: "%.1f", $0.score) }.joined(separator: " ")
+        var line = "evaluation after task \(record.task + 1)/\(taskCount): \(label) \(String(format: "%.2f", mean))% "
+            + "(per task: \(perTask))"
+        let identity = record.tasks.compactMap(\.taskIdentity)
+        if identity.count == record.tasks.count {
+            line += ", task identity \(identity.map { String(format: "%.1f", $0) }.joined(separator: " "))%"
+        }
+        print(line + " in \(ProgressLine.duration(record.seconds))")
+    }
+
+    /// Writes the "end" line with the run's wall time and, when the run evaluated, summary.json, report.md and
+    /// recall.svg (`RunReport`); prints the final figures.
     public func finish() throws {
-        try metrics.write("end", RunEnd(seconds: Date().timeIntervalSince(started), steps: steps))
+        let seconds = Date().timeIntervalSince(started)
+        try metrics.write("end", RunEnd(seconds: seconds, steps: steps))
+        guard !evaluations.isEmpty else { return }
+        let info = RunInfo(method: methodName, dataset: config.data.dataset.rawValue, ranks: ranks, seed: config.seed,
+                           globalBatch: config.train.globalBatch, seconds: seconds, settings: Self.settings(config),
+                           forgettingVariant: config.evaluation.forgetting)
+        let summary = try RunReport.write(records: evaluations, info: info, to: directory)
+        let forgetting = summary.forgetting.map { String(format: "%.2f", $0) } ?? "-"
+        print("final accuracy \(String(format: "%.2f", summary.finalAccuracy)), average accuracy "
+              + "\(String(format: "%.2f", summary.averageAccuracy)), forgetting \(forgetting) "
+              + "(\(summary.kind == .retrieval ? "R@1, mean of both directions" : "class-incremental top-1"), percent); "
+              + "wrote \(RunReport.summaryFile), \(RunReport.markdownFile), \(RunReport.plotFile)")
+    }
+
+    /// The config keys report.md lists, in order.
+    private static func settings(_ config: TrainingConfig) -> [RunInfo.Setting] {
+        [.init("model", config.model.path.isEmpty ? "random weights ([model.random])" : config.model.path),
+         .init("data.dataset", config.data.dataset.rawValue),
+         .init("tasks.count", String(config.tasks.count)),
+         .init("tasks.epochs", String(config.tasks.epochs)),
+         .init("method.name", config.method.name.rawValue),
+         .init("loss.kind", config.loss.kind.rawValue),
+         .init("train.global_batch", String(config.train.globalBatch)),
+         .init("optimizer", "\(config.optimizer.kind.rawValue), lr \(config.optimizer.lr)"),
+         .init("schedule.kind", config.schedule.kind.rawValue),
+         .init("evaluation.kind", config.evaluation.resolvedKind(for: config.data.dataset).rawValue),
+         .init("seed", String(config.seed))]
     }
 
     private struct RunStart: Encodable {

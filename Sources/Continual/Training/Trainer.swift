@@ -15,8 +15,10 @@ import Prompting
 ///     loss += method.addPromptLoss(values)          replicated values: added once, after the all-reduce
 ///     clip(gradients, max_grad_norm);  optimizer.step(values, gradients, lr(t, e + step / steps),
 ///                                                     method.updateTransform)
-///   after task t (not the last), NSP2 only: updateNullSpace (Trainer+NullSpace)
+///   after task t: per-task methods fit its task keys (Trainer+TaskKeys); the evaluation on the test split of
+///   tasks 0...t (Trainer+Evaluation); NSP2, unless t is the last: updateNullSpace (Trainer+NullSpace)
 /// ```
+/// Rank 0 owns the schedule: every rank derives it from the config and checks it against rank 0's.
 /// The optimiser (Adam's moments) starts afresh at each task; the schedule runs over each task's epochs.
 /// Every rank holds the same values after every step; rank 0's observer writes the outputs.
 public final class Trainer {
@@ -30,6 +32,8 @@ public final class Trainer {
     public weak var observer: TrainingObserver?
     let model: CLIPModel
     let dataset: any ImageTextDataset
+    /// The held-out split the evaluation after each task reads (`Trainer+Evaluation`).
+    let testDataset: any ImageTextDataset
     /// The prompt method (with its state: NSP2's merged factors).
     public let method: any PromptMethod
     let seeds: RunSeeds
@@ -42,6 +46,7 @@ public final class Trainer {
     /// Each modality's task keys, one task appended after each task is trained (per-task methods only).
     public internal(set) var taskKeys: (image: TaskKeys, text: TaskKeys)?
     let loader: BatchLoader
+    let testLoader: BatchLoader
     let objective: TrainingObjective
     private var globalStep = 0
 
@@ -61,9 +66,12 @@ public final class Trainer {
         let loaded = try LoadedModel(config.model, seed: seeds.model)
         model = loaded.model
         let visionConfig = model.config.vision
-        dataset = try Self.makeDataset(config.data, imageSize: visionConfig.imageSize, seed: seeds.data)
+        let (train, test) = try Self.makeDatasets(config, imageSize: visionConfig.imageSize, seeds: seeds)
+        dataset = config.data.perClass > 0 ? ClassSubset(train, perClass: config.data.perClass, seed: seeds.subset) : train
+        testDataset = config.evaluation.perClass > 0
+            ? ClassSubset(test, perClass: config.evaluation.perClass, seed: seeds.testSubset) : test
         do {
-            if let prepared = dataset as? PreparedDataset {
+            if let prepared = train as? PreparedDataset {
                 split = try TaskSplit(classOrder: prepared.classOrder, taskCount: config.tasks.count)
             } else {
                 split = try TaskSplit(classCount: dataset.classNames.count, taskCount: config.tasks.count,
@@ -110,6 +118,8 @@ public final class Trainer {
         }
         loader = BatchLoader(dataset: dataset, tokenizer: loaded.tokenizer, capacity: localBatch,
                              contextLength: model.config.text.contextLength)
+        testLoader = BatchLoader(dataset: testDataset, tokenizer: loaded.tokenizer, capacity: localBatch,
+                                 contextLength: model.config.text.contextLength)
         switch config.loss.kind {
         case .contrastive:
             objective = .contrastive(ContrastiveObjective(capacity: config.train.globalBatch, width: embedding,
@@ -122,27 +132,31 @@ public final class Trainer {
         }
     }
 
-    /// The train split of the prepared directory `data.path` (its dataset and image size must be the config's),
-    /// or the synthetic set when there is none.
-    private static func makeDataset(_ data: DataSection, imageSize: Int, seed: UInt64) throws -> any ImageTextDataset {
+    /// The training and test splits of `[data]`: the prepared directory `data.path` (its dataset and image size
+    /// must be the config's), or the synthetic set when there is none.
+    private static func makeDatasets(_ config: TrainingConfig, imageSize: Int,
+                                     seeds: RunSeeds) throws -> (train: any ImageTextDataset, test: any ImageTextDataset) {
+        let data = config.data
         guard !data.path.isEmpty else {
             guard data.dataset == .synthetic else {
                 throw TrainingError("data.dataset \"\(data.dataset.rawValue)\" is read from prepared shards: run "
                                     + "`promptcl prepare --dataset \(data.dataset.rawValue) --source RAW --out DIR "
                                     + "--image-size \(imageSize)` and set data.path = \"DIR\"")
             }
-            return try SyntheticShapes(count: data.samples, imageSize: imageSize, seed: seed)
+            return (try SyntheticShapes(count: data.samples, imageSize: imageSize, seed: seeds.data),
+                    try SyntheticShapes(count: config.evaluation.testSamples, imageSize: imageSize, seed: seeds.testData))
         }
-        let prepared = try PreparedDataset(directory: URL(fileURLWithPath: data.path), split: .train)
-        guard prepared.manifest.dataset == data.dataset else {
-            throw TrainingError("data.path \(data.path) holds \(prepared.manifest.dataset.rawValue), but data.dataset is "
+        let directory = URL(fileURLWithPath: data.path)
+        let train = try PreparedDataset(directory: directory, split: .train)
+        guard train.manifest.dataset == data.dataset else {
+            throw TrainingError("data.path \(data.path) holds \(train.manifest.dataset.rawValue), but data.dataset is "
                                 + "\"\(data.dataset.rawValue)\"")
         }
-        guard prepared.imageSize == imageSize else {
-            throw TrainingError("data.path \(data.path) holds \(prepared.imageSize) px images, the model takes "
+        guard train.imageSize == imageSize else {
+            throw TrainingError("data.path \(data.path) holds \(train.imageSize) px images, the model takes "
                                 + "\(imageSize) px: prepare it again with --image-size \(imageSize)")
         }
-        return prepared
+        return (train, try PreparedDataset(directory: directory, split: .test))
     }
 
     /// The sampler of task `task`.
@@ -159,15 +173,32 @@ public final class Trainer {
 
     /// Trains every task in order.
     public func run() throws {
+        try agreeOnSchedule()
         let samplers = try (0..<split.taskCount).map { try sampler(task: $0) }
         let totalSteps = samplers.reduce(0) { $0 + $1.batchCount } * config.tasks.epochs
         globalStep = 0
         for (task, sampler) in samplers.enumerated() {
             try train(task: task, sampler: sampler, totalSteps: totalSteps)
             if method.selectsByTask { try fitTaskKeys(task: task, indices: sampler.indices) }
+            if config.evaluation.kind != .none, let record = try evaluate(after: task) {
+                try observer?.evaluationFinished(record)
+            }
             if task < samplers.count - 1, let nullSpace = method as? NullSpacePromptTuning {
                 try updateNullSpace(after: task, method: nullSpace, indices: sampler.indices)
             }
+        }
+    }
+
+    /// Rank 0 owns the task schedule: its class order (and with it every task's classes) and dataset sizes go
+    /// to every rank, and a rank whose own differ stops the run (a node reading other data, or another config).
+    private func agreeOnSchedule() throws {
+        let mine = split.classOrder.map(Int64.init) + [Int64(dataset.count), Int64(testDataset.count)]
+        var rootValues = mine
+        group.broadcast(&rootValues, root: 0)
+        guard rootValues == mine else {
+            throw TrainingError("rank \(group.rank) disagrees with rank 0 on the task schedule (class order and "
+                                + "train/test sizes: \(mine) here, \(rootValues) on rank 0): every rank must read "
+                                + "the same data with the same config")
         }
     }
 
@@ -183,7 +214,7 @@ public final class Trainer {
         try observer?.taskStarted(TaskStart(task: task, taskCount: split.taskCount, classes: Array(split.classes(ofTask: task)),
                                         samples: sampler.indices.count, epochs: epochs, stepsPerEpoch: steps))
         if case .textClassifier(let classifier) = objective {
-            classifier.setClasses(textEmbeddings: classTextEmbeddings(classes), count: classes.count)
+            classifier.setClasses(textEmbeddings: classTextEmbeddings(classes, promptTask: task), count: classes.count)
         }
         let range = method.trainedRange(task: task, in: parameters.layout)
         let optimizer = Optimizer(config: config.optimizer, parameterCount: range.count)
@@ -235,16 +266,19 @@ public final class Trainer {
         return PromptSet(vision: method.visionPlan, text: method.textPlan, visionValues: vision, textValues: text)
     }
 
-    /// The frozen text embeddings (C, E) of `loss.template` for each class of `classes`, in order.
-    func classTextEmbeddings(_ classes: [Int]) -> [Float] {
+    /// The text embeddings (C, E) of `loss.template` for each class of `classes`, in order, through the
+    /// method's text prompts of `promptTask` (frozen for the methods the classifier losses accept).
+    func classTextEmbeddings(_ classes: [Int], promptTask: Int) -> [Float] {
         let e = model.config.projectionDim
         var embeddings = [Float](repeating: 0, count: classes.count * e)
         let texts = classes.map { config.loss.template.replacingOccurrences(of: "{class}", with: dataset.classNames[$0]) }
-        let prompts = method.textPrompts(parameters.values)  // the classifier losses refuse text-prompted methods
         for start in stride(from: 0, to: texts.count, by: localBatch) {
             let chunk = Array(texts[start..<min(start + localBatch, texts.count)])
             loader.loadTexts(chunk)
-            let output = text.forward(ids: loader.ids, prompts: prompts, batch: chunk.count)
+            if !method.textPlan.sites.isEmpty {
+                method.prepare(values: parameters.values, batch: PromptBatch(count: chunk.count, task: promptTask))
+            }
+            let output = text.forward(ids: loader.ids, prompts: method.textPrompts(parameters.values), batch: chunk.count)
             embeddings.withUnsafeMutableBufferPointer {
                 ($0.baseAddress! + start * e).update(from: output, count: chunk.count * e)
             }
@@ -254,7 +288,12 @@ public final class Trainer {
 
     /// The frozen image embeddings (n, E) of the pixels `loader` holds: L2P's queries.
     func imageQueries(count: Int) -> UnsafePointer<Float> {
-        guard let frozenVision else { preconditionFailure("method \(method.name) reads image queries but has no frozen tower") }
-        return frozenVision.forward(pixels: loader.pixels, prompts: [], batch: count)
+        frozenImageEmbeddings(pixels: loader.pixels, count: count)
+    }
+
+    /// The frozen image embeddings (n, E) of `pixels` (n, 3, S, S), valid until the frozen tower runs again.
+    func frozenImageEmbeddings(pixels: UnsafePointer<Float>, count: Int) -> UnsafePointer<Float> {
+        guard let frozenVision else { preconditionFailure("method \(method.name) reads frozen features but has no frozen tower") }
+        return frozenVision.forward(pixels: pixels, prompts: [], batch: count)
     }
 }

@@ -14,6 +14,8 @@ public protocol TrainingObserver: AnyObject {
     func nullSpaceUpdated(_ update: NullSpaceRecord, factors: [LayerNullSpaceFactors]) throws
     /// A per-task method's keys gained a task (`Trainer.fitTaskKeys`); `image` and `text` hold every task's.
     func taskKeysFitted(_ record: TaskKeysRecord, image: TaskKeys, text: TaskKeys) throws
+    /// The evaluation after a task (`Trainer.evaluate(after:)`), over every task seen so far.
+    func evaluationFinished(_ record: EvaluationRecord) throws
 }
 
 public struct TaskStart: Encodable, Sendable {

@@ -19,8 +19,6 @@ struct PillowBicubicWeights {
     /// Fraction bits of the weights (Pillow's `PRECISION_BITS`: 32 - 8 - 2).
     static let precisionBits = 22
 
-    let inputSize: Int
-    let outputSize: Int
     /// Weights per output sample: the row stride of `weights` (Pillow's `ksize`).
     let taps: Int
     /// First input sample read by output sample o.
@@ -32,8 +30,6 @@ struct PillowBicubicWeights {
 
     init(inputSize: Int, outputSize: Int) {
         precondition(inputSize > 0 && outputSize > 0, "resampling \(inputSize) samples to \(outputSize)")
-        self.inputSize = inputSize
-        self.outputSize = outputSize
         let scale = Double(inputSize) / Double(outputSize)
         let filterScale = max(scale, 1)
         let support = 2 * filterScale

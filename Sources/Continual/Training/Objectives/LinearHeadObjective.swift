@@ -53,15 +53,9 @@ final class LinearHeadObjective {
                          gradients: ParameterBuffer) -> (loss: Float, dImage: UnsafePointer<Float>) {
         let c = columns.count, e = width
         precondition(c <= maxClasses, "\(c) classes in play, the head was planned for \(maxClasses)")
-        let weight = values[Self.weightName], bias = values[Self.biasName]
+        let weight = values[Self.weightName]
         let dWeight = gradients[Self.weightName], dBias = gradients[Self.biasName]
-        for row in 0..<n {
-            for (k, classIndex) in columns.enumerated() {
-                var dot = bias[classIndex]
-                for j in 0..<e { dot += image[row * e + j] * weight[classIndex * e + j] }
-                logits[row * c + k] = dot
-            }
-        }
+        writeLogits(into: logits, image: image, count: n, columns: columns, values: values)
         let loss = crossEntropy.forwardBackward(logits: logits, targets: targets, rows: n, columns: c,
                                                 globalRows: globalCount)
         dImage.update(repeating: 0, count: n * e)
@@ -76,5 +70,28 @@ final class LinearHeadObjective {
             }
         }
         return (loss, UnsafePointer(dImage))
+    }
+
+    /// The logits (n, C) of `image` (n, E) over the classes `columns` (dataset class ids): the evaluation's
+    /// classifier.
+    func logits(image: UnsafePointer<Float>, count n: Int, columns: [Int], values: ParameterBuffer) -> [Float] {
+        [Float](unsafeUninitializedCapacity: n * columns.count) { buffer, initialised in
+            writeLogits(into: buffer.baseAddress!, image: image, count: n, columns: columns, values: values)
+            initialised = n * columns.count
+        }
+    }
+
+    /// `logits[n, k] = image[n] . weight[c_k] + bias[c_k]` for the classes c_k of `columns`.
+    private func writeLogits(into logits: UnsafeMutablePointer<Float>, image: UnsafePointer<Float>, count n: Int,
+                             columns: [Int], values: ParameterBuffer) {
+        let c = columns.count, e = width
+        let weight = values[Self.weightName], bias = values[Self.biasName]
+        for row in 0..<n {
+            for (k, classIndex) in columns.enumerated() {
+                var dot = bias[classIndex]
+                for j in 0..<e { dot += image[row * e + j] * weight[classIndex * e + j] }
+                logits[row * c + k] = dot
+            }
+        }
     }
 }

@@ -1,0 +1,196 @@
+import CLIP
+import Distributed
+import Foundation
+import Numerics
+import Prompting
+
+extension Trainer {
+    /// The evaluation after training `task`, over the test samples of tasks 0...task (DESIGN.md, "Continual
+    /// runtime"), on every rank; the record is rank 0's (nil on the others).
+    /// ```
+    /// samples   = test indices of task 0, then task 1, ..., then task `task`      (N in all)
+    /// rank r    encodes positions r, r + P, ... in batches of the local batch:
+    ///   prompt task k_n = TaskKeys.predict(frozen features of sample n)   per-task methods (images and captions
+    ///                                                                     each by their own keys)
+    ///                   = task                                           the others (shared prompts)
+    ///   image_n = norm(vision(pixels_n; prompts of k_n)),  caption_n = norm(text(ids_n; prompts of its k))
+    /// classification: class_c^k = norm(text(template(c); prompts of k))  for each seen class c and prompt task k
+    ///   prediction_n = argmax_c image_n . class_c^{k_n}   (linear-head: argmax_c image_n W_c^T + b_c)
+    ///   counts of right predictions per task, summed over the ranks
+    /// retrieval: rows gathered on every rank; rank 0: S = images . captions^T over all N pairs,
+    ///   RetrievalRecall per query task in both directions (a sample's own caption is its ground truth)
+    /// ```
+    /// Task identity is per sample, never a vote over the batch.
+    func evaluate(after task: Int) throws -> EvaluationRecord? {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let kind = config.evaluation.resolvedKind(for: config.data.dataset)
+        let seen = (0...task).map { split.indices(ofTask: $0, in: testDataset) }
+        let owners = seen.enumerated().flatMap { j, indices in [Int](repeating: j, count: indices.count) }
+        let samples = seen.flatMap { $0 }
+        let positions = Array(stride(from: group.rank, to: samples.count, by: group.size))
+        let width = model.config.projectionDim
+
+        var images = [Float](repeating: 0, count: positions.count * width)
+        var imageTasks = [Int](repeating: task, count: positions.count)
+        for start in stride(from: 0, to: positions.count, by: localBatch) {
+            let chunk = positions[start..<min(start + localBatch, positions.count)].map { samples[$0] }
+            let tasks = encodeImages(chunk, task: task, into: &images, row: start)
+            imageTasks.replaceSubrange(start..<(start + chunk.count), with: tasks)
+        }
+
+        var scores = (0...task).map { j in TaskScores(task: j, samples: seen[j].count) }
+        if method.selectsByTask {
+            var hits = [Int64](repeating: 0, count: task + 1)
+            for (row, position) in positions.enumerated() where imageTasks[row] == owners[position] {
+                hits[owners[position]] += 1
+            }
+            group.allreduceSum(&hits)
+            for j in 0...task { scores[j].taskIdentity = percent(hits[j], of: seen[j].count) }
+        }
+
+        var normalised = images
+        TaskKeys.normalizeRows(&normalised, width: width)
+        switch kind {
+        case .classification:
+            let right = classify(images: images, normalised: normalised, imageTasks: imageTasks, positions: positions, samples: samples,
+                                 owners: owners, task: task)
+            for j in 0...task { scores[j].accuracy = percent(right[j], of: seen[j].count) }
+        case .retrieval:
+            var captions = [Float](repeating: 0, count: positions.count * width)
+            for start in stride(from: 0, to: positions.count, by: localBatch) {
+                let chunk = positions[start..<min(start + localBatch, positions.count)].map { samples[$0] }
+                encodeCaptions(chunk, task: task, into: &captions, row: start)
+            }
+            let recalls = try retrieve(images: normalised, captions: captions, positions: positions, owners: owners,
+                                   task: task)
+            for j in 0...task { (scores[j].imageToText, scores[j].textToImage) = recalls[j] }
+        case .auto, .none:
+            preconditionFailure("evaluation.kind \(kind) reached evaluate")
+        }
+        guard group.isRoot else { return nil }
+        return EvaluationRecord(task: task, kind: kind == .retrieval ? .retrieval : .classification, tasks: scores,
+                                seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+    }
+
+    /// Writes the prompted image embeddings of `indices` (test samples) into `rows` from row `row` on, not
+    /// normalised (the linear head reads them as trained); returns each sample's prompt task.
+    private func encodeImages(_ indices: [Int], task: Int, into rows: inout [Float], row: Int) -> [Int] {
+        let n = indices.count, width = model.config.projectionDim
+        testLoader.loadPixels(indices)
+        var tasks = [Int](repeating: task, count: n)
+        var queries: UnsafePointer<Float>?
+        if method.needsImageQueries || method.selectsByTask {
+            let frozen = frozenImageEmbeddings(pixels: testLoader.pixels, count: n)
+            if method.selectsByTask, let keys = taskKeys { tasks = keys.image.predict(features: frozen, count: n) }
+            if method.needsImageQueries { queries = frozen }
+        }
+        method.prepare(values: parameters.values, batch: PromptBatch(count: n, tasks: tasks, imageQueries: queries))
+        let image = vision.forward(pixels: testLoader.pixels, prompts: method.visionPrompts(parameters.values), batch: n)
+        rows.withUnsafeMutableBufferPointer {
+            let destination = $0.baseAddress! + row * width
+            destination.update(from: image, count: n * width)
+        }
+        return tasks
+    }
+
+    /// Writes the L2-normalised prompted caption embeddings of `indices` into `rows` from row `row` on.
+    private func encodeCaptions(_ indices: [Int], task: Int, into rows: inout [Float], row: Int) {
+        let n = indices.count, width = model.config.projectionDim
+        testLoader.loadCaptions(indices)
+        var tasks = [Int](repeating: task, count: n)
+        if method.selectsByTask, let keys = taskKeys, let frozenText {
+            tasks = keys.text.predict(features: frozenText.forward(ids: testLoader.ids, prompts: [], batch: n), count: n)
+        }
+        if !method.textPlan.sites.isEmpty {
+            method.prepare(values: parameters.values, batch: PromptBatch(count: n, tasks: tasks))
+        }
+        let text = text.forward(ids: testLoader.ids, prompts: method.textPrompts(parameters.values), batch: n)
+        rows.withUnsafeMutableBufferPointer {
+            let destination = $0.baseAddress! + row * width
+            destination.update(from: text, count: n * width)
+            TaskKeys.normalizeRows(destination, count: n, width: width)
+        }
+    }
+
+    /// Right class-incremental predictions per seen task, summed over the ranks; `images` raw (the linear
+    /// head's input), `normalised` L2-normalised (cosine against the class texts).
+    private func classify(images: [Float], normalised: [Float], imageTasks: [Int], positions: [Int], samples: [Int], owners: [Int],
+                          task: Int) -> [Int64] {
+        let classes = Array(split.classesSeen(upTo: task))
+        let width = model.config.projectionDim
+        var column = [Int: Int]()
+        for (k, c) in classes.enumerated() { column[c] = k }
+        var right = [Int64](repeating: 0, count: task + 1)
+        let logits: [Float]
+        if case .linearHead(let head) = objective {
+            logits = images.withUnsafeBufferPointer {
+                head.logits(image: $0.baseAddress!, count: positions.count, columns: classes, values: parameters.values)
+            }
+        } else {
+            // Each prompt task's class embeddings (only the current task's when prompts are shared).
+            let promptTasks = method.selectsByTask ? Array(0...task) : [task]
+            var embeddings = [Int: [Float]]()
+            for k in promptTasks {
+                var rows = classTextEmbeddings(classes, promptTask: k)
+                TaskKeys.normalizeRows(&rows, width: width)
+                embeddings[k] = rows
+            }
+            var all = [Float](repeating: 0, count: positions.count * classes.count)
+            for row in 0..<positions.count {
+                let classEmbeddings = embeddings[imageTasks[row]] ?? embeddings[task]!
+                for k in 0..<classes.count {
+                    var dot: Float = 0
+                    for e in 0..<width { dot += normalised[row * width + e] * classEmbeddings[k * width + e] }
+                    all[row * classes.count + k] = dot
+                }
+            }
+            logits = all
+        }
+        for (row, position) in positions.enumerated() {
+            let base = row * classes.count
+            var predicted = 0  // the first of equal maxima
+            for k in 1..<classes.count where logits[base + k] > logits[base + predicted] { predicted = k }
+            if predicted == column[testDataset.label(at: samples[position])] {
+                right[owners[position]] += 1
+            }
+        }
+        group.allreduceSum(&right)
+        return right
+    }
+
+    /// Each seen task's recall in both directions, computed on rank 0 from the rows of every rank (empty
+    /// recalls on the others).
+    private func retrieve(images: [Float], captions: [Float], positions: [Int], owners: [Int],
+                          task: Int) throws -> [(RecallAtK?, RecallAtK?)] {
+        let width = model.config.projectionDim
+        let gatheredImages = group.allgatherv(images).values
+        let gatheredCaptions = group.allgatherv(captions).values
+        // Rows arrive in rank order: rank 0's positions, then rank 1's, ...
+        let order = (0..<group.size).flatMap { r in Array(stride(from: r, to: owners.count, by: group.size)) }
+        guard group.isRoot else { return Array(repeating: (nil, nil), count: task + 1) }
+        let n = order.count
+        var similarity = [Float](repeating: 0, count: n * n)
+        gatheredImages.withUnsafeBufferPointer { a in
+            gatheredCaptions.withUnsafeBufferPointer { b in
+                similarity.withUnsafeMutableBufferPointer { c in
+                    Gemm.multiply(transposeA: false, transposeB: true, m: n, n: n, k: width, a: a.baseAddress!,
+                                  lda: width, b: b.baseAddress!, ldb: width, beta: 0, c: c.baseAddress!, ldc: n)
+                }
+            }
+        }
+        let relevant = (0..<n).map { [$0] }
+        let imageRanks = try RetrievalRecall.bestRanks(similarity: similarity, rows: n, columns: n, queries: .rows,
+                                                       relevant: relevant)
+        let textRanks = try RetrievalRecall.bestRanks(similarity: similarity, rows: n, columns: n, queries: .columns,
+                                                      relevant: relevant)
+        return try (0...task).map { j in
+            let queries = (0..<n).filter { owners[order[$0]] == j }
+            return (try RetrievalRecall.recall(ranks: imageRanks, of: queries),
+                    try RetrievalRecall.recall(ranks: textRanks, of: queries))
+        }
+    }
+
+    private func percent(_ count: Int64, of total: Int) -> Double {
+        total == 0 ? 0 : 100 * Double(count) / Double(total)
+    }
+}

@@ -1,0 +1,251 @@
+import XCTest
+import CLIP
+@testable import Continual
+import Distributed
+import Numerics
+import Prompting
+
+/// The evaluation after each task (`Trainer.evaluate(after:)`) against a plain reference written here: one
+/// test sample at a time through fresh towers, the method's prompts for the sample's own predicted task,
+/// argmax over every seen class, and retrieval ranks counted by a loop. Batching, sharding of positions,
+/// per-sample task identity, class columns and ranks must all agree exactly.
+final class EvaluationTests: XCTestCase {
+    private func config(method: String, overrides: [String] = []) throws -> TrainingConfig {
+        try ConfigLoader.load(toml: """
+            seed = 5
+            [model.random]
+            image_size = 16
+            patch_size = 8
+            vision_width = 32
+            vision_layers = 2
+            vision_heads = 2
+            text_width = 16
+            text_layers = 1
+            text_heads = 2
+            projection_dim = 16
+            [data]
+            samples = 192
+            [tasks]
+            count = 2
+            epochs = 1
+            [method]
+            name = "\(method)"
+            [method.l2p]
+            pool_size = 4
+            length = 2
+            top_k = 2
+            [method.task_identity]
+            centroids = 2
+            [evaluation]
+            test_samples = 96
+            [train]
+            global_batch = 16
+            [optimizer]
+            lr = 0.05
+            """, source: "evaluation-test.toml", overrides: overrides)
+    }
+
+    /// Trains `config` and returns the trainer with every evaluation record.
+    private func run(_ config: TrainingConfig) throws -> (Trainer, [EvaluationRecord]) {
+        let trainer = try Trainer(config: config, group: ProcessGroup.world)
+        let observer = Records()
+        trainer.observer = observer
+        try trainer.run()
+        XCTAssertEqual(observer.records.map(\.task), [0, 1], "one evaluation after each task")
+        return (trainer, observer.records)
+    }
+
+    func testZeroShotClassificationMatchesOneSampleReference() throws {
+        let (trainer, records) = try run(config(method: "zero-shot"))
+        try assertClassification(trainer, records.last!)
+    }
+
+    func testSPromptsClassificationUsesEachSamplesPredictedTask() throws {
+        let (trainer, records) = try run(config(method: "s-prompts"))
+        try assertClassification(trainer, records.last!)
+        XCTAssertNotNil(records.last!.tasks[0].taskIdentity, "s-prompts reports task identity")
+    }
+
+    func testL2PClassificationReadsEachSamplesQuery() throws {
+        let (trainer, records) = try run(config(method: "l2p"))
+        try assertClassification(trainer, records.last!)
+    }
+
+    func testLinearHeadClassificationUsesTheHead() throws {
+        let (trainer, records) = try run(config(method: "vpt-seq", overrides: ["loss.kind=linear-head"]))
+        try assertClassification(trainer, records.last!)
+    }
+
+    func testVPTRetrievalMatchesLoopRanks() throws {
+        let (trainer, records) = try run(config(method: "vpt-seq", overrides: ["evaluation.kind=retrieval"]))
+        try assertRetrieval(trainer, records.last!)
+    }
+
+    func testSPromptsRetrievalPredictsCaptionsTasksByTheirOwnKeys() throws {
+        let (trainer, records) = try run(config(method: "s-prompts", overrides: ["evaluation.kind=retrieval"]))
+        try assertRetrieval(trainer, records.last!)
+    }
+
+    func testNoEvaluationWritesNoRecords() throws {
+        let trainer = try Trainer(config: config(method: "zero-shot", overrides: ["evaluation.kind=none"]),
+                                  group: ProcessGroup.world)
+        let observer = Records()
+        trainer.observer = observer
+        try trainer.run()
+        XCTAssertTrue(observer.records.isEmpty, "evaluation.kind = none evaluates nothing")
+    }
+
+    // MARK: The reference
+
+    /// One sample's prompted, L2-normalised embeddings, one at a time through towers of capacity 1.
+    private final class Reference {
+        let trainer: Trainer
+        let task: Int
+        let vision, frozenVision: VisionTower
+        let text, frozenText: TextTower
+        let loader: BatchLoader
+        var width: Int { trainer.model.config.projectionDim }
+
+        init(_ trainer: Trainer, task: Int) throws {
+            self.trainer = trainer
+            self.task = task
+            vision = VisionTower(model: trainer.model, capacity: 1, plan: trainer.method.visionPlan)
+            frozenVision = VisionTower(model: trainer.model, capacity: 1, plan: .none)
+            text = TextTower(model: trainer.model, capacity: 1, plan: trainer.method.textPlan)
+            frozenText = TextTower(model: trainer.model, capacity: 1, plan: .none)
+            loader = BatchLoader(dataset: trainer.testDataset, tokenizer: try CLIPTokenizer.bundled(), capacity: 1,
+                                 contextLength: trainer.model.config.text.contextLength)
+        }
+
+        /// The image embedding of test sample `index` (raw, as the linear head reads it) and its prompt task.
+        func image(_ index: Int) -> (embedding: [Float], promptTask: Int) {
+            loader.loadPixels([index])
+            let frozen = Array(UnsafeBufferPointer(start: frozenVision.forward(pixels: loader.pixels, batch: 1),
+                                                   count: width))
+            let k = trainer.method.selectsByTask ? trainer.taskKeys!.image.predict(features: frozen)[0] : task
+            let method = trainer.method
+            frozen.withUnsafeBufferPointer { query in
+                method.prepare(values: trainer.parameters.values,
+                               batch: PromptBatch(count: 1, task: k,
+                                                  imageQueries: method.needsImageQueries ? query.baseAddress! : nil))
+            }
+            let output = vision.forward(pixels: loader.pixels, prompts: method.visionPrompts(trainer.parameters.values),
+                                        batch: 1)
+            return (Array(UnsafeBufferPointer(start: output, count: width)), k)
+        }
+
+        /// The normalised embedding of `caption` through the text prompts of `promptTask` (nil: its own keys').
+        func text(_ caption: String, promptTask: Int?) -> [Float] {
+            loader.loadTexts([caption])
+            var k = promptTask ?? task
+            if promptTask == nil, trainer.method.selectsByTask {
+                let frozen = frozenText.forward(ids: loader.ids, batch: 1)
+                k = trainer.taskKeys!.text.predict(features: frozen, count: 1)[0]
+            }
+            if !trainer.method.textPlan.sites.isEmpty {
+                trainer.method.prepare(values: trainer.parameters.values, batch: PromptBatch(count: 1, task: k))
+            }
+            let output = text.forward(ids: loader.ids, prompts: trainer.method.textPrompts(trainer.parameters.values),
+                                      batch: 1)
+            return normalised(Array(UnsafeBufferPointer(start: output, count: width)))
+        }
+
+        func normalised(_ row: [Float]) -> [Float] {
+            var row = row
+            TaskKeys.normalizeRows(&row, width: width)
+            return row
+        }
+    }
+
+    private func dot(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
+
+    private func assertClassification(_ trainer: Trainer, _ record: EvaluationRecord,
+                                      file: StaticString = #filePath, line: UInt = #line) throws {
+        let reference = try Reference(trainer, task: record.task)
+        let classes = Array(trainer.split.classesSeen(upTo: record.task))
+        let template = trainer.config.loss.template
+        var classTexts = [Int: [[Float]]]()
+        for j in 0...record.task {
+            var right = 0, identity = 0
+            let indices = trainer.split.indices(ofTask: j, in: trainer.testDataset)
+            for index in indices {
+                let (embedding, k) = reference.image(index)
+                if k == j { identity += 1 }
+                let logits: [Float]
+                if case .linearHead = trainer.objective {
+                    let weight = trainer.parameters.values.values(LinearHeadObjective.weightName)
+                    let bias = trainer.parameters.values.values(LinearHeadObjective.biasName)
+                    logits = classes.map { c in
+                        dot(embedding, Array(weight[(c * reference.width)..<((c + 1) * reference.width)])) + bias[c]
+                    }
+                } else {
+                    if classTexts[k] == nil {
+                        classTexts[k] = classes.map { c in
+                            reference.text(template.replacingOccurrences(of: "{class}",
+                                                                         with: trainer.dataset.classNames[c]),
+                                           promptTask: k)
+                        }
+                    }
+                    let image = reference.normalised(embedding)
+                    logits = classTexts[k]!.map { dot(image, $0) }
+                }
+                let predicted = logits.indices.reduce(0) { logits[$1] > logits[$0] ? $1 : $0 }
+                if classes[predicted] == trainer.testDataset.label(at: index) { right += 1 }
+            }
+            let scores = record.tasks[j]
+            XCTAssertEqual(scores.samples, indices.count, "task \(j)'s test samples", file: file, line: line)
+            XCTAssertEqual(scores.accuracy!, 100 * Double(right) / Double(indices.count), accuracy: 1e-9,
+                           "task \(j)'s accuracy against the one-sample reference", file: file, line: line)
+            if trainer.method.selectsByTask {
+                XCTAssertEqual(scores.taskIdentity!, 100 * Double(identity) / Double(indices.count), accuracy: 1e-9,
+                               "task \(j)'s task identity", file: file, line: line)
+            } else {
+                XCTAssertNil(scores.taskIdentity, "no task identity for shared prompts", file: file, line: line)
+            }
+        }
+    }
+
+    private func assertRetrieval(_ trainer: Trainer, _ record: EvaluationRecord,
+                                 file: StaticString = #filePath, line: UInt = #line) throws {
+        let reference = try Reference(trainer, task: record.task)
+        let seen = (0...record.task).map { trainer.split.indices(ofTask: $0, in: trainer.testDataset) }
+        let samples = seen.flatMap { $0 }
+        let images = samples.map { reference.normalised(reference.image($0).embedding) }
+        let captions = samples.map { reference.text(trainer.testDataset.caption(at: $0), promptTask: nil) }
+        let similarity = images.map { image in captions.map { dot(image, $0) } }
+        // Pessimistic rank: 1 + the gallery items scoring at least the right one's.
+        func rank(_ scores: [Float], _ right: Int) -> Int {
+            1 + scores.indices.filter { $0 != right && scores[$0] >= scores[right] }.count
+        }
+        var start = 0
+        for j in 0...record.task {
+            let queries = start..<(start + seen[j].count)
+            start += seen[j].count
+            let imageRanks = queries.map { rank(similarity[$0], $0) }
+            let textRanks = queries.map { q in rank(similarity.map { $0[q] }, q) }
+            func recall(_ ranks: [Int], _ k: Int) -> Double {
+                100 * Double(ranks.filter { $0 <= k }.count) / Double(ranks.count)
+            }
+            let scores = record.tasks[j]
+            for (k, got, want) in [(1, scores.imageToText!.r1, recall(imageRanks, 1)),
+                                   (5, scores.imageToText!.r5, recall(imageRanks, 5)),
+                                   (10, scores.imageToText!.r10, recall(imageRanks, 10)),
+                                   (1, scores.textToImage!.r1, recall(textRanks, 1)),
+                                   (5, scores.textToImage!.r5, recall(textRanks, 5)),
+                                   (10, scores.textToImage!.r10, recall(textRanks, 10))] {
+                XCTAssertEqual(got, want, accuracy: 1e-9, "task \(j)'s R@\(k) against the loop's ranks",
+                               file: file, line: line)
+            }
+        }
+    }
+
+    private final class Records: TrainingObserver {
+        var records: [EvaluationRecord] = []
+        func taskStarted(_ start: TaskStart) throws {}
+        func stepFinished(_ record: StepRecord) throws {}
+        func taskFinished(_ end: TaskEnd, parameters: TrainableParameters, prompts: PromptSet?) throws {}
+        func nullSpaceUpdated(_ update: NullSpaceRecord, factors: [LayerNullSpaceFactors]) throws {}
+        func taskKeysFitted(_ record: TaskKeysRecord, image: TaskKeys, text: TaskKeys) throws {}
+        func evaluationFinished(_ record: EvaluationRecord) throws { records.append(record) }
+    }
+}
