@@ -28,6 +28,8 @@ final class PreparedDatasetTests: XCTestCase {
             XCTAssertEqual(dataset.imageSize, 12, "image size")
             XCTAssertEqual(dataset.classNames, source.classNames, "class names")
             XCTAssertEqual(dataset.captionCount, dataset.count, "one caption per synthetic sample")
+            XCTAssertEqual(source.train.captions(at: 3), [source.train.caption(at: 3)],
+                           "a dataset with one caption per sample gives it as its captions (the protocol's default)")
             var expected = [UInt8](repeating: 0, count: 3 * 12 * 12)
             for i in 0..<dataset.count {
                 let sample = try expected.withUnsafeMutableBufferPointer { try source.read(i, of: split, into: $0.baseAddress!) }

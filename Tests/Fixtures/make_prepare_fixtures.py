@@ -8,7 +8,8 @@ ClassFolderReaderTests, DomainNetReaderTests, COCOReaderTests, PreparedDatasetTe
 Each dataset is a few tiny images in its real distribution format, with expected.json saying what a reader must
 give (labels, captions, and the pixels where the format stores them raw), and broken copies that a reader must
 refuse with an error naming the file:
-  fashion-mnist/             gzipped IDX (train 12 images, t10k 4), 28 x 28 gray
+  fashion-mnist/             gzipped IDX (train 12 images, t10k 4), 28 x 28 gray; expected.json also has the test
+                             images resized to 32 px by Pillow (bicubic), as CLIPImageProcessor does
     -truncated/              train images: the data 100 bytes short of what the header says
     -wrong-magic/            train images: magic 0 0 0x0d 3 (float data, not unsigned bytes)
     -label-count/            train labels: 11 labels for the 12 images
@@ -96,9 +97,13 @@ def fashion_mnist():
     for stem, (images, labels) in sets.items():
         write(f"{good}/{stem}-images-idx3-ubyte.gz", gz(idx(images, [0, 0, 8, 3])))
         write(f"{good}/{stem}-labels-idx1-ubyte.gz", gz(idx(labels, [0, 0, 8, 1])))
+    expected = {"train" if stem == "train" else "test": {"labels": labels.tolist(), "images": images.reshape(len(images), -1).tolist()}
+                for stem, (images, labels) in sets.items()}
+    # The test images as CLIPImageProcessor sizes them at 32 px: Pillow's bicubic resize (square: no crop).
+    expected["test"]["images_32"] = [np.asarray(Image.fromarray(image).convert("RGB").resize((32, 32), Image.BICUBIC))
+                                     .transpose(2, 0, 1).reshape(-1).tolist() for image in sets["t10k"][0]]
     with open(f"{good}/expected.json", "w") as f:
-        json.dump({"train" if stem == "train" else "test": {"labels": labels.tolist(), "images": images.reshape(len(images), -1).tolist()}
-                   for stem, (images, labels) in sets.items()}, f)
+        json.dump(expected, f)
 
     def broken(name, train_images=None, train_labels=None):
         path = fresh(name)

@@ -93,7 +93,7 @@ public final class PreparedDataset: ImageTextDataset, @unchecked Sendable {
                                                                         as: Int32.self)))
     }
 
-    /// Every caption of sample `index` (one for classification datasets, several for COCO).
+    /// Every caption of sample `index` (one for classification datasets, several for COCO), as stored.
     public func captions(at index: Int) -> [String] {
         let (shard, row) = locate(index)
         let captions = shard.captions
