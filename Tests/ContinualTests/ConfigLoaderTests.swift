@@ -60,7 +60,7 @@ final class ConfigLoaderTests: XCTestCase {
     func testMisspeltSectionIsAnUnknownKey() {
         assertThrows(.inSource(source, .unknownKey(key: "optimiser", known: topLevelKeys)),
                      "[optimiser] is no section") { try load("[optimiser]\nlr = 0.1") }
-        assertThrows(.inSource(source, .unknownKey(key: "method.vtp", known: ["l2p", "lpi", "maple", "mpl", "name", "nsp2", "sprompts", "task_identity", "vpt"])),
+        assertThrows(.inSource(source, .unknownKey(key: "method.vtp", known: ["dcp", "l2p", "lpi", "maple", "mpl", "name", "nsp2", "sprompts", "task_identity", "vpt"])),
                      "[method.vtp] is no sub-table of [method]") { try load("[method.vtp]\ntokens = 2") }
     }
 
@@ -158,6 +158,29 @@ final class ConfigLoaderTests: XCTestCase {
         assertThrows(.inSource(source, .invalid(key: "method.mpl.remove",
                                                 problem: "must be in 0...tokens (1: layer 1 holds only layer 0's prompts), got 2")),
                      "MPL cannot remove more than layer 0's prompts") { try load("[method.mpl]\nremove = 2") }
+        assertThrows(.inSource(source, .invalid(key: "method.dcp.tokens", problem: "must be > 0, got 0")),
+                     "DCP needs prompt tokens") { try load("[method.dcp]\ntokens = 0") }
+        assertThrows(.inSource(source, .invalid(key: "method.dcp.depth", problem: "must be > 0, got 0")),
+                     "DCP needs a prompted layer") { try load("[method.dcp]\ndepth = 0") }
+    }
+
+    func testDCPSectionReadsItsKeys() throws {
+        let config = try load("""
+            [method]
+            name = "dcp"
+            [method.dcp]
+            tokens = 4
+            depth = 3
+            shared_attention = true
+            """)
+        XCTAssertEqual(config.method.name, .dcp, "method.name")
+        XCTAssertEqual([config.method.dcp.tokens, config.method.dcp.depth], [4, 3], "tokens and depth")
+        XCTAssertTrue(config.method.dcp.sharedAttention, "shared_attention")
+        let defaults = try load("")
+        XCTAssertEqual([defaults.method.dcp.tokens, defaults.method.dcp.depth], [16, 9], "the released script's N_CTX and depth")
+        XCTAssertFalse(defaults.method.dcp.sharedAttention, "one CMPA module per layer by default")
+        assertThrows(.inSource(source, .unknownKey(key: "method.dcp.shared", known: ["depth", "shared_attention", "tokens"])),
+                     "a misspelt [method.dcp] key") { try load("[method.dcp]\nshared = true") }
     }
 
     func testEveryErrorDescriptionStartsWithItsSource() {
@@ -337,8 +360,8 @@ final class ConfigLoaderTests: XCTestCase {
     func testEveryShippedConfigLoads() throws {
         let configs = fixturesDirectory.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("configs")
         let files = try FileManager.default.subpathsOfDirectory(atPath: configs.path).filter { $0.hasSuffix(".toml") }.sorted()
-        XCTAssertGreaterThanOrEqual(files.count, 19, "synthetic-vpt, synthetic-vpt-vitb16, synthetic-nsp2, 8 NSP2 settings "
-                                    + "and 8 of LPI's COCO comparison: \(files)")
+        XCTAssertGreaterThanOrEqual(files.count, 20, "synthetic-vpt, synthetic-vpt-vitb16, synthetic-nsp2, 8 NSP2 settings "
+                                    + "and 9 of LPI's COCO comparison: \(files)")
         for file in files {
             let config = try ConfigLoader.load(file: configs.appendingPathComponent(file))
             if file.hasPrefix("nsp2/") {

@@ -12,7 +12,7 @@ final class InspectCommandTests: XCTestCase {
     /// Every method of `MethodSection.Name`, in its order.
     private let methods = ["zero-shot", "vpt-seq", "l2p", "s-prompts", "maple", "dcp", "lpi-m", "lpi-p", "dp", "cp",
                            "mpl", "vpt-nsp2", "clip-nsp2"]
-    private let notImplemented: Set = ["dcp", "lpi-p"]
+    private let notImplemented: Set = ["lpi-p"]
 
     /// openai/clip-vit-base-patch16 as transformers counts it (`sum(p.numel() for p in model.parameters())`).
     private let backbone = 149_620_737
@@ -77,6 +77,12 @@ final class InspectCommandTests: XCTestCase {
         return byMethod
     }
 
+    /// One branch of DCP's cross-modal prompt attention of width D reading prompts of width E, by hand: the
+    /// projection E -> D, LN_1, in_proj (3D, D) + 3D, out_proj, LN_2, MLP D -> 4D -> D, every Linear with its bias.
+    private func cmpaBranch(_ d: Int, from e: Int) -> Int {
+        (d * e + d) + 2 * d + (3 * d * d + 3 * d) + (d * d + d) + 2 * d + (4 * d * d + 4 * d) + (4 * d * d + d)
+    }
+
     private func int(_ row: [String: Any]?, _ key: String) -> Int? { (row?[key] as? NSNumber)?.intValue }
     private func double(_ row: [String: Any]?, _ key: String) -> Double { (row?[key] as? NSNumber)?.doubleValue ?? .nan }
 
@@ -94,6 +100,8 @@ final class InspectCommandTests: XCTestCase {
         }
         let maple = lines.first { $0.dropFirst(2).hasPrefix("maple ") } ?? ""
         XCTAssertTrue(maple.contains("3.56M") && maple.contains("2.3761%"), "MaPLe in millions, % of backbone: \(maple)")
+        let dcp = lines.first { $0.dropFirst(2).hasPrefix("dcp ") } ?? ""
+        XCTAssertTrue(dcp.contains("88.24M"), "DCP: 8 CMPA modules of 11.03M and the layer-0 prompts: \(dcp)")
         let l2p = lines.first { $0.dropFirst(2).hasPrefix("l2p ") } ?? ""
         XCTAssertTrue(l2p.contains("43,520"), "thousands separators: \(l2p)")
     }
@@ -115,6 +123,9 @@ final class InspectCommandTests: XCTestCase {
             "cp": (12 * 9 * 16 * (768 + 512), 9 * 16 * (768 + 512)),    // full prompts, 9 layers x 16 tokens, both towers
             // 1 text token x 9 layers; 1 coupling at layer 0 and 2 at each of layers 1-8, 512 -> 768 with bias; shared
             "mpl": (9 * 512 + 17 * (768 * 512 + 768), 9 * 512 + 17 * (768 * 512 + 768)),
+            // 16 tokens x (768 + 512) at layer 0, then 8 CMPA modules (layers 1-8) of two branches each; shared
+            "dcp": (16 * (768 + 512) + 8 * (cmpaBranch(768, from: 512) + cmpaBranch(512, from: 768)),
+                    16 * (768 + 512) + 8 * (cmpaBranch(768, from: 512) + cmpaBranch(512, from: 768))),
         ]
         for (method, (total, perTask)) in expected {
             let row = rows[method]
@@ -170,5 +181,10 @@ final class InspectCommandTests: XCTestCase {
         XCTAssertEqual(unfit.status, 2, "exit status; stderr: \(unfit.stderr)")
         XCTAssertTrue(unfit.stderr.contains("config \(file.path)") && unfit.stderr.contains("method.maple.depth"),
                       "names the file and the key: \(unfit.stderr)")
+        try "[method]\nname = \"dcp\"\n".write(to: file, atomically: true, encoding: .utf8)
+        let deep = try inspect([], config: file, logs: "unfit-dcp")
+        XCTAssertEqual(deep.status, 2, "exit status; stderr: \(deep.stderr)")
+        XCTAssertTrue(deep.stderr.contains("config \(file.path)") && deep.stderr.contains("method.dcp.depth"),
+                      "DCP's depth 9 on 4 layers names its key: \(deep.stderr)")
     }
 }

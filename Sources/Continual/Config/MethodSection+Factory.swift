@@ -33,12 +33,19 @@ extension MethodSection {
             } catch let error as PromptPlanError {
                 throw ConfigError.invalid(key: "method.mpl.depth", problem: error.description)
             }
+        case .dcp:
+            do {
+                return try DeeplyCoupledPrompts(model: context.model, tokens: dcp.tokens, depth: dcp.depth,
+                                                sharedAttention: dcp.sharedAttention)
+            } catch let error as PromptPlanError {
+                throw ConfigError.invalid(key: "method.dcp.depth", problem: error.description)
+            }
         case .l2p:
             return try LearningToPrompt(model: context.model, poolSize: l2p.poolSize, length: l2p.length,
                                         topK: l2p.topK, pullCoefficient: l2p.pullCoefficient)
         case .lpiM, .dp, .cp:
             return try lowRankMethod(context)
-        case .dcp, .lpiP:
+        case .lpiP:
             throw ConfigError.invalid(key: "method.name",
                                       problem: "\"\(name.rawValue)\" is not implemented in this release yet; implemented: "
                                       + Self.implemented.map(\.rawValue).joined(separator: ", "))
@@ -46,7 +53,7 @@ extension MethodSection {
     }
 
     /// The methods `makeMethod` builds in this release.
-    public static let implemented: [Name] = [.zeroShot, .vptSeq, .l2p, .sPrompts, .maple, .mpl, .lpiM, .dp, .cp, .vptNSP2, .clipNSP2]
+    public static let implemented: [Name] = [.zeroShot, .vptSeq, .l2p, .sPrompts, .maple, .mpl, .dcp, .lpiM, .dp, .cp, .vptNSP2, .clipNSP2]
 
     /// Whether building the method needs the task-name similarity and `[method.lpi]` does not give it (the
     /// trainer then embeds the task names with the frozen text encoder).

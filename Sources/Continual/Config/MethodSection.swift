@@ -14,7 +14,8 @@ public struct MethodSection: Codable, Equatable, Sendable {
         case sPrompts = "s-prompts"
         /// MaPLe: deep text prompts coupled linearly to the vision prompts (`MaPLe`).
         case maple
-        /// DCP: deeply coupled cross-modal prompts.
+        /// DCP: deep prompts of both towers, each layer's from the layer below's of both through a cross-modal
+        /// prompt attention (`DeeplyCoupledPrompts`).
         case dcp
         /// LPI-M: low-rank decomposed cross-modal prompts with hierarchical and cross-task alignment.
         case lpiM = "lpi-m"
@@ -44,6 +45,8 @@ public struct MethodSection: Codable, Equatable, Sendable {
     public var maple = MaPLeSection()
     /// The modular prompts of `mpl`.
     public var mpl = MPLSection()
+    /// The deeply coupled prompts of `dcp`.
+    public var dcp = DCPSection()
     /// The prompt pool of `l2p`.
     public var l2p = L2PSection()
     /// LPI's settings, for `lpi-m`, `dp` and `cp`.
@@ -52,7 +55,7 @@ public struct MethodSection: Codable, Equatable, Sendable {
     public var taskIdentity = TaskIdentitySection()
 
     enum CodingKeys: String, CodingKey {
-        case name, vpt, nsp2, sprompts, maple, mpl, l2p, lpi
+        case name, vpt, nsp2, sprompts, maple, mpl, dcp, l2p, lpi
         case taskIdentity = "task_identity"
     }
 
@@ -64,6 +67,7 @@ public struct MethodSection: Codable, Equatable, Sendable {
         try sprompts.validate()
         try maple.validate()
         try mpl.validate()
+        try dcp.validate()
         try l2p.validate()
         try lpi.validate()
         try taskIdentity.validate()
