@@ -33,6 +33,7 @@ public struct ClassSubset: ImageTextDataset {
     public var classNames: [String] { base.classNames }
     public func label(at index: Int) -> Int { base.label(at: kept[index]) }
     public func caption(at index: Int) -> String { base.caption(at: kept[index]) }
+    public func captions(at index: Int) -> [String] { base.captions(at: kept[index]) }
     public func writePixels(at index: Int, into destination: UnsafeMutablePointer<Float>) {
         base.writePixels(at: kept[index], into: destination)
     }
