@@ -6,6 +6,7 @@ struct PromptCL: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "promptcl",
         abstract: "Prompt-based continual learning for vision-language models (CLIP) on CPU clusters.",
-        subcommands: [Doctor.self, TrainCommand.self, EmbedCommand.self, InspectCommand.self, BenchCommand.self]
+        subcommands: [Doctor.self, PretrainCommand.self, TrainCommand.self, EmbedCommand.self, InspectCommand.self,
+                      BenchCommand.self]
     )
 }
