@@ -6,7 +6,7 @@ struct PromptCL: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "promptcl",
         abstract: "Prompt-based continual learning for vision-language models (CLIP) on CPU clusters.",
-        subcommands: [Doctor.self, TrainCommand.self, EmbedCommand.self, InspectCommand.self, BenchCommand.self,
-                      PrepareCommand.self, ReportCommand.self]
+        subcommands: [Doctor.self, PrepareCommand.self, PretrainCommand.self, TrainCommand.self, ReportCommand.self,
+                      EmbedCommand.self, InspectCommand.self, BenchCommand.self]
     )
 }

@@ -71,8 +71,9 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// Runs the set-up on every rank and agrees on its outcome before anything collective happens: if any
-    /// rank failed, the lowest such rank prints its error and every rank exits with status 2.
-    static func agreeOnSetup<T>(_ group: ProcessGroup, _ body: () throws -> T) -> T {
+    /// rank failed, the lowest such rank prints its error (after `promptcl COMMAND:`) and every rank exits with
+    /// status 2.
+    static func agreeOnSetup<T>(_ group: ProcessGroup, command: String = "train", _ body: () throws -> T) -> T {
         let result = Result { try body() }
         let failed: Int32 = (try? result.get()) == nil ? Int32(group.rank) : Int32(group.size)
         let first = group.allreduce(failed, .min)
@@ -80,7 +81,7 @@ struct TrainCommand: ParsableCommand {
         case .success(let value) where first == Int32(group.size):
             return value
         case .failure(let error) where first == Int32(group.rank):
-            fputs("promptcl train: \(error)\n", stderr)
+            fputs("promptcl \(command): \(error)\n", stderr)
         default:
             break
         }

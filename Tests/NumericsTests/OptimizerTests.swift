@@ -160,6 +160,50 @@ final class OptimizerTests: XCTestCase {
         }
     }
 
+    /// Decay on some ranges only is torch's two parameter groups ({weight_decay: wd}, {weight_decay: 0}): bit for
+    /// bit what one optimiser with the decay and one without give on those pieces, for every kind.
+    func testDecayedRangesActAsTwoParameterGroups() throws {
+        let count = 100
+        let decayed = [10..<30, 30..<35, 50..<60]
+        let pieces: [(range: Range<Int>, decays: Bool)] = [(0..<10, false), (10..<35, true), (35..<50, false),
+                                                           (50..<60, true), (60..<100, false)]
+        for config in [OptimizerConfig(kind: .adam, lr: 1e-2, weightDecay: 0.5),
+                       OptimizerConfig(kind: .adamw, lr: 1e-2, weightDecay: 0.5),
+                       OptimizerConfig(kind: .sgd, lr: 0.1, weightDecay: 0.5, momentum: 0.9)] {
+            let gradients = (0..<3).map { randomNormal(count, seed: 40 + UInt64($0)) }
+            let grouped = OwnedFloats(randomNormal(count, seed: 39))
+            let separate = OwnedFloats(grouped.values)
+            let optimizer = Optimizer(config: config, parameterCount: count, decayedRanges: decayed)
+            var undecayedConfig = config
+            undecayedConfig.weightDecay = 0
+            let pieceOptimizers = pieces.map {
+                Optimizer(config: $0.decays ? config : undecayedConfig, parameterCount: $0.range.count)
+            }
+            for k in 0..<3 {
+                optimizer.step(parameters: grouped.pointer, gradients: gradients[k], lr: 1e-2)
+                for (piece, pieceOptimizer) in zip(pieces, pieceOptimizers) {
+                    gradients[k].withUnsafeBufferPointer {
+                        pieceOptimizer.step(parameters: separate.pointer + piece.range.lowerBound,
+                                            gradients: $0.baseAddress! + piece.range.lowerBound, lr: 1e-2)
+                    }
+                }
+            }
+            XCTAssertEqual(grouped.values.map(\.bitPattern), separate.values.map(\.bitPattern),
+                           "\(config.kind): decayed ranges differ from separate parameter groups")
+            let everywhere = OwnedFloats(randomNormal(count, seed: 39)), implicit = OwnedFloats(randomNormal(count, seed: 39))
+            let all = Optimizer(config: config, parameterCount: count, decayedRanges: [0..<count])
+            let plain = Optimizer(config: config, parameterCount: count)
+            for k in 0..<3 {
+                all.step(parameters: everywhere.pointer, gradients: gradients[k], lr: 1e-2)
+                plain.step(parameters: implicit.pointer, gradients: gradients[k], lr: 1e-2)
+            }
+            XCTAssertEqual(everywhere.values.map(\.bitPattern), implicit.values.map(\.bitPattern),
+                           "\(config.kind): decay over the whole buffer is the default")
+            XCTAssertGreaterThan(relativeError(grouped.values, implicit.values), 1e-4,
+                                 "\(config.kind): where the decay applies must matter in this test")
+        }
+    }
+
     func testRestoreRejectsStateThatDoesNotFit() throws {
         let optimizer = Optimizer(config: OptimizerConfig(kind: .adam, lr: 1e-3), parameterCount: 4)
         let ones = [Float](repeating: 1, count: 4)

@@ -21,8 +21,10 @@ public final class CLIPModel: @unchecked Sendable {
 }
 
 extension CLIPModel {
-    /// Random weights as transformers initialises a `CLIPModel` (normal, std 0.02 for linear and embedding
-    /// weights, biases 0, LayerNorm 1 and 0, `logit_scale` from the config), seeded. For benchmarks and tests.
+    /// Random weights in the simplest form of transformers' initialisation of a `CLIPModel` (normal, std 0.02 =
+    /// `initializer_range` for every linear and embedding weight, biases 0, LayerNorm 1 and 0, `logit_scale` from
+    /// the config), seeded. For benchmarks and tests; `initialised(config:seed:)` draws with transformers' own
+    /// per-layer scales, for training from scratch.
     public static func random(config: CLIPConfig, seed: UInt64) -> CLIPModel {
         let layout = ParameterLayout.clip(config)
         let buffer = ParameterBuffer(layout: layout)

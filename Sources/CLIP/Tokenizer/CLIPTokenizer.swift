@@ -25,6 +25,9 @@ public struct CLIPTokenizer: Sendable {
     public let endOfText: Int32
     /// Number of entries of `vocab.json`, whose ids are `0..<vocabularySize`.
     public let vocabularySize: Int
+    /// The files it was read from (`CLIPModel.save` copies them next to a saved model).
+    public let vocabularyURL: URL
+    public let mergesURL: URL
 
     private let merges: BPEMerges
     /// byte -> id of its character, as the initial symbol of a piece's non-final bytes
@@ -47,6 +50,8 @@ public struct CLIPTokenizer: Sendable {
         self.startOfText = startOfText
         self.endOfText = endOfText
         vocabularySize = ids.count
+        vocabularyURL = vocabulary
+        mergesURL = merges
         self.merges = try BPEMerges(contentsOf: merges, vocabulary: vocabularyFile)
         byteIds = ByteEncoder.characters.map { ids[String($0)] ?? endOfText }
         finalByteIds = ByteEncoder.characters.map { ids[String($0) + "</w>"] ?? endOfText }

@@ -1,7 +1,8 @@
 import Foundation
 import TOMLKit
 
-/// Reads a `TrainingConfig` from TOML with `--set` overrides, and writes one back.
+/// Reads a `TrainingConfig` (or another `RunConfiguration`: `PretrainConfig`) from TOML with `--set` overrides,
+/// and writes one back.
 ///
 /// ```
 /// defaults   ConfigValue of TrainingConfig(): every key, its default, what it accepts
@@ -16,6 +17,17 @@ import TOMLKit
 public enum ConfigLoader {
     /// Reads the TOML file, applies the overrides in order, decodes and validates.
     public static func load(file: URL, overrides: [String] = []) throws -> TrainingConfig {
+        try load(TrainingConfig.self, file: file, overrides: overrides)
+    }
+
+    /// Same from text; `source` names it in errors (a path).
+    public static func load(toml: String, source: String, overrides: [String] = []) throws -> TrainingConfig {
+        try load(TrainingConfig.self, toml: toml, source: source, overrides: overrides)
+    }
+
+    /// A config of `type` from the TOML file, the overrides applied in order, decoded and validated.
+    public static func load<Config: RunConfiguration>(_ type: Config.Type, file: URL,
+                                                      overrides: [String] = []) throws -> Config {
         let text: String
         do {
             text = try String(contentsOf: file, encoding: .utf8)
@@ -23,26 +35,27 @@ public enum ConfigLoader {
             throw ConfigError.inSource(file.relativePath,
                                        .invalid(key: nil, problem: "cannot be read: \(error.localizedDescription)"))
         }
-        return try load(toml: text, source: file.relativePath, overrides: overrides)
+        return try load(type, toml: text, source: file.relativePath, overrides: overrides)
     }
 
     /// Same from text; `source` names it in errors (a path).
-    public static func load(toml: String, source: String, overrides: [String] = []) throws -> TrainingConfig {
+    public static func load<Config: RunConfiguration>(_ type: Config.Type, toml: String, source: String,
+                                                      overrides: [String] = []) throws -> Config {
         var config = try inSource(source) {
-            try ConfigValue.encoding(TrainingConfig()).applying(try parse(toml), at: "")
+            try ConfigValue.encoding(Config()).applying(try parse(toml), at: "")
         }
         for argument in overrides {
             config = try inSource("--set \(argument)") { try config.applying(ConfigOverride.table(argument), at: "") }
         }
         return try inSource(source) {
-            let decoded = try TOMLDecoder().decode(TrainingConfig.self, from: config.tomlDocument)
+            let decoded = try TOMLDecoder().decode(Config.self, from: config.tomlDocument)
             try decoded.validate()
             return decoded
         }
     }
 
     /// The config as a TOML document with every key (written as config.toml next to a run's outputs).
-    public static func toml(_ config: TrainingConfig) throws -> String {
+    public static func toml<Config: RunConfiguration>(_ config: Config) throws -> String {
         try ConfigValue.encoding(config).tomlDocument
     }
 

@@ -18,6 +18,10 @@ import Foundation
 /// bias corrections as torch computes them, in Double.) The moments always see the raw gradient; only the
 /// update dP goes through `transformUpdate`, which is where NSP2 projects it onto the null space.
 ///
+/// Weight decay (either form) applies to every parameter, or only to `decayedRanges` of the buffer: torch's two
+/// parameter groups `{weight_decay: wd}` and `{weight_decay: 0}` (CLIP decays its weight matrices, not its
+/// gains, biases and embeddings).
+///
 /// Every rank holds the same gradients after the all-reduce and runs the same steps, so the parameters stay
 /// identical across ranks. The moments and the update buffer are allocated once, here; `step` allocates nothing.
 public final class Optimizer {
@@ -34,11 +38,25 @@ public final class Optimizer {
     private let update: UnsafeMutablePointer<Float>
     private let firstMomentCount: Int
     private let secondMomentCount: Int
+    /// 0..<parameterCount cut into consecutive pieces, each decayed or not.
+    private let segments: [(range: Range<Int>, decays: Bool)]
 
-    public init(config: OptimizerConfig, parameterCount: Int) {
+    /// `decayedRanges`: where weight decay applies (increasing, disjoint, within the buffer); nil for everywhere.
+    public init(config: OptimizerConfig, parameterCount: Int, decayedRanges: [Range<Int>]? = nil) {
         precondition(parameterCount >= 0, "negative parameter count \(parameterCount)")
         self.config = config
         self.parameterCount = parameterCount
+        var segments: [(range: Range<Int>, decays: Bool)] = []
+        var covered = 0
+        for range in decayedRanges ?? [0..<parameterCount] where !range.isEmpty {
+            precondition(range.lowerBound >= covered && range.upperBound <= parameterCount,
+                         "decayed range \(range) overlaps an earlier one or leaves 0..<\(parameterCount)")
+            if range.lowerBound > covered { segments.append((covered..<range.lowerBound, false)) }
+            segments.append((range, true))
+            covered = range.upperBound
+        }
+        if covered < parameterCount { segments.append((covered..<parameterCount, false)) }
+        self.segments = segments
         switch config.kind {
         case .adam, .adamw:
             (firstMomentCount, secondMomentCount) = (parameterCount, parameterCount)
@@ -80,34 +98,39 @@ public final class Optimizer {
         let biasCorrection2Sqrt = Float((1 - pow(config.beta2, t)).squareRoot())
         let (weight, beta2, oneMinusBeta2) = (Float(1 - config.beta1), Float(config.beta2), Float(1 - config.beta2))
         let eps = config.eps
-        let l2 = config.kind == .adam ? config.weightDecay : 0
-        // AdamW's decay as torch applies it, p * Float(1 - lr * wd); written as an update, p * decay - p is exact.
-        let decay = config.kind == .adamw ? Float(1 - Double(lr) * Double(config.weightDecay)) : 1
-        for i in 0..<parameterCount {
-            let g = l2 != 0 ? gradients[i] + l2 * parameters[i] : gradients[i]
-            // torch's lerp(m, g, w): m + w (g - m) when w < 0.5, else g - (g - m)(1 - w).
-            let m = weight < 0.5 ? firstMoment[i] + weight * (g - firstMoment[i])
-                                 : g - (g - firstMoment[i]) * (1 - weight)
-            let v = secondMoment[i] * beta2 + g * g * oneMinusBeta2
-            firstMoment[i] = m
-            secondMoment[i] = v
-            let denominator = v.squareRoot() / biasCorrection2Sqrt + eps
-            update[i] = (parameters[i] * decay - parameters[i]) - stepSize * (m / denominator)
+        for segment in segments {
+            let l2 = config.kind == .adam && segment.decays ? config.weightDecay : 0
+            // AdamW's decay as torch applies it, p * Float(1 - lr * wd); written as an update, p * decay - p is exact.
+            let decay = config.kind == .adamw && segment.decays ? Float(1 - Double(lr) * Double(config.weightDecay)) : 1
+            for i in segment.range {
+                let g = l2 != 0 ? gradients[i] + l2 * parameters[i] : gradients[i]
+                // torch's lerp(m, g, w): m + w (g - m) when w < 0.5, else g - (g - m)(1 - w).
+                let m = weight < 0.5 ? firstMoment[i] + weight * (g - firstMoment[i])
+                                     : g - (g - firstMoment[i]) * (1 - weight)
+                let v = secondMoment[i] * beta2 + g * g * oneMinusBeta2
+                firstMoment[i] = m
+                secondMoment[i] = v
+                let denominator = v.squareRoot() / biasCorrection2Sqrt + eps
+                update[i] = (parameters[i] * decay - parameters[i]) - stepSize * (m / denominator)
+            }
         }
     }
 
     /// Writes SGD's dP into `update` and advances the momentum buffer.
     private func sgdUpdate(parameters: UnsafePointer<Float>, gradients: UnsafePointer<Float>, lr: Float) {
-        let (mu, wd, nesterov) = (config.momentum, config.weightDecay, config.nesterov)
+        let (mu, nesterov) = (config.momentum, config.nesterov)
         let first = stepCount == 1
-        for i in 0..<parameterCount {
-            var d = wd != 0 ? gradients[i] + wd * parameters[i] : gradients[i]
-            if mu != 0 {
-                let buffer = first ? d : firstMoment[i] * mu + d
-                firstMoment[i] = buffer
-                d = nesterov ? d + mu * buffer : buffer
+        for segment in segments {
+            let wd = segment.decays ? config.weightDecay : 0
+            for i in segment.range {
+                var d = wd != 0 ? gradients[i] + wd * parameters[i] : gradients[i]
+                if mu != 0 {
+                    let buffer = first ? d : firstMoment[i] * mu + d
+                    firstMoment[i] = buffer
+                    d = nesterov ? d + mu * buffer : buffer
+                }
+                update[i] = -lr * d
             }
-            update[i] = -lr * d
         }
     }
 

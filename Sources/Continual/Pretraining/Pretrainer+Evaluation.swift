@@ -1,0 +1,62 @@
+import CLIP
+import Foundation
+import Numerics
+
+extension Pretrainer {
+    /// The classifier captions of the zero-shot accuracy, `{class}` replaced by a class name.
+    static let zeroShotTemplate = "a photo of a {class}"
+
+    /// `PretrainEvaluation` of the current weights on the held-out pairs. Collective: every rank calls it and
+    /// embeds its contiguous block of the pairs; the blocks are gathered in rank order, so every rank scores
+    /// the same features and gets the same figures.
+    public func evaluate(afterEpochs: Int) -> PretrainEvaluation {
+        let started = Date()
+        let total = heldOut.count, width = model.config.projectionDim
+        let mine = Array((total * group.rank / group.size)..<(total * (group.rank + 1) / group.size))
+        var localImages = [Float](repeating: 0, count: max(mine.count, 1) * width)
+        var localTexts = localImages
+        for start in stride(from: 0, to: mine.count, by: localBatch) {
+            let chunk = Array(mine[start..<min(start + localBatch, mine.count)])
+            heldOutLoader.loadPixels(chunk)
+            heldOutLoader.loadCaptions(chunk)
+            Self.normalise(vision.forward(pixels: heldOutLoader.pixels, batch: chunk.count), rows: chunk.count,
+                           width: width, into: &localImages, at: start)
+            Self.normalise(text.forward(ids: heldOutLoader.ids, batch: chunk.count), rows: chunk.count,
+                           width: width, into: &localTexts, at: start)
+        }
+        var images = [Float](repeating: 0, count: total * width), texts = images
+        _ = group.gatherRows(localImages, count: mine.count, width: width, into: &images, capacity: total)
+        _ = group.gatherRows(localTexts, count: mine.count, width: width, into: &texts, capacity: total)
+
+        let classNames = heldOut.classNames
+        var classTexts = [Float](repeating: 0, count: classNames.count * width)
+        for start in stride(from: 0, to: classNames.count, by: localBatch) {
+            let chunk = classNames[start..<min(start + localBatch, classNames.count)]
+            heldOutLoader.loadTexts(chunk.map { Self.zeroShotTemplate.replacingOccurrences(of: "{class}", with: $0) })
+            Self.normalise(text.forward(ids: heldOutLoader.ids, batch: chunk.count), rows: chunk.count, width: width,
+                           into: &classTexts, at: start)
+        }
+        let labels = (0..<total).map { heldOut.label(at: $0) }
+        let descriptions = (0..<total).map { index -> Int in
+            let sample = heldOut.sample(at: index)
+            return (labels[index] * SyntheticPlacement.allCases.count + sample.placement.rawValue) * 2
+                + (sample.isLarge ? 1 : 0)
+        }
+        let scores = PretrainEvaluation.scores(images: images, texts: texts, classTexts: classTexts, count: total,
+                                               classCount: classNames.count, width: width, labels: labels,
+                                               descriptions: descriptions)
+        return PretrainEvaluation(afterEpochs: afterEpochs, pairs: total, zeroShotAccuracy: scores.zeroShotAccuracy,
+                                  imageToTextR1: scores.imageToTextR1, textToImageR1: scores.textToImageR1,
+                                  chanceZeroShotAccuracy: 100 / Double(classNames.count), chanceR1: scores.chanceR1,
+                                  seconds: Date().timeIntervalSince(started))
+    }
+
+    /// Writes the L2-normalised rows of `embeds` (rows, width) into `destination` from row `row` on.
+    private static func normalise(_ embeds: UnsafePointer<Float>, rows: Int, width: Int, into destination: inout [Float],
+                                  at row: Int) {
+        var norms = [Float](repeating: 0, count: rows)
+        destination.withUnsafeMutableBufferPointer { buffer in
+            L2Normalize.forward(y: buffer.baseAddress! + row * width, norms: &norms, x: embeds, rows: rows, columns: width)
+        }
+    }
+}
