@@ -106,19 +106,39 @@ final class PretrainingTests: XCTestCase {
         let images: [Float] = [1, 0, 0,  0, 1, 0,  0, 0, 1,  0.6, 0.8, 0]
         let texts: [Float] = [0, 1, 0,  0, 1, 0,  0, 0, 1,  0, 0, 1]
         let classes: [Float] = [1, 0, 0,  0, 1, 0,  0, 0, 1]
-        let scores = PretrainEvaluation.scores(images: images, texts: texts, classTexts: classes, count: 4,
-                                               classCount: 3, width: 3, labels: [0, 1, 2, 1],
-                                               descriptions: [7, 7, 8, 9])
-        // Zero-shot: image 3 (0.6, 0.8, 0) is closest to class 1: all four right.
-        XCTAssertEqual(scores.zeroShotAccuracy, 100, "zero-shot")
+        let retrieval = PretrainEvaluation.retrieval(images: images, texts: texts, count: 4, width: 3,
+                                                     descriptions: [7, 7, 8, 9])
+        // Zero-shot: image 3 (0.6, 0.8, 0) is closest to class 1: all four right; with pair 3 labelled 0, three.
+        XCTAssertEqual(PretrainEvaluation.zeroShotAccuracy(images: images, classTexts: classes, count: 4, classCount: 3,
+                                                           width: 3, labels: [0, 1, 2, 1]), 100, "zero-shot")
+        XCTAssertEqual(PretrainEvaluation.zeroShotAccuracy(images: images, classTexts: classes, count: 4, classCount: 3,
+                                                           width: 3, labels: [0, 1, 2, 0]), 75, "zero-shot, one wrong")
+        // Two texts per class (rows 0-1 class 0, 2-3 class 1): image 1 (0, 1, 0) is nearest row 3, class 1;
+        // image 2 (0, 0, 1) row 1, class 0; image 3 row 3 (0.8), class 1; image 0 row 0, class 0.
+        let twoPerClass: [Float] = [1, 0, 0,  0, 0, 1,  0, 0.5, 0,  0, 1, 0]
+        XCTAssertEqual(PretrainEvaluation.zeroShotAccuracy(images: images, classTexts: twoPerClass, count: 4,
+                                                           classCount: 2, textsPerClass: 2, width: 3,
+                                                           labels: [0, 1, 1, 1]), 75, "zero-shot, nearest of a class's texts")
         // image -> text: image 0 is orthogonal to every text, the tie goes to text 0 (description 7: a hit);
         // 1 -> text 0 (tie with text 1) hit; 2 -> text 2 hit; 3 -> text 0 (0.8): description 7 against 9, a miss.
-        XCTAssertEqual(scores.imageToTextR1, 75, "image -> text")
+        XCTAssertEqual(retrieval.imageToTextR1, 75, "image -> text")
         // text -> image: text 0 -> image 1 (hit), text 1 -> image 1 (hit), text 2 -> image 2 (hit),
         // text 3 -> image 2 (description 8 against 9: miss).
-        XCTAssertEqual(scores.textToImageR1, 75, "text -> image")
+        XCTAssertEqual(retrieval.textToImageR1, 75, "text -> image")
         // Chance: pairs 0 and 1 have 2 of 4 with their description, pairs 2 and 3 one each: (2 + 2 + 1 + 1) / 16.
-        XCTAssertEqual(scores.chanceR1, 100 * 6 / 16, accuracy: 1e-12, "chance R@1")
+        XCTAssertEqual(retrieval.chanceR1, 100 * 6 / 16, accuracy: 1e-12, "chance R@1")
+    }
+
+    /// The nearest-caption classifier asks with every caption a sample of the class can have.
+    func testClassWordingsCoverEverySamplesCaption() throws {
+        let shapes = try SyntheticShapes(count: 480, imageSize: 16, seed: 3)
+        for c in [0, 17, 47] {
+            XCTAssertEqual(Set(SyntheticShapes.captions(ofClass: c)).count, 54, "class \(c): 2 sizes x 9 placements x 3")
+        }
+        for index in 0..<shapes.count {
+            XCTAssertTrue(SyntheticShapes.captions(ofClass: shapes.label(at: index)).contains(shapes.caption(at: index)),
+                          "sample \(index): \(shapes.caption(at: index))")
+        }
     }
 
     /// Steps on one fixed batch fit it; a learned logit scale moves and stays clamped at ln 100; an unlearned

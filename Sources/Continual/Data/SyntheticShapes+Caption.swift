@@ -8,11 +8,30 @@ extension SyntheticShapes {
     /// ```
     public func caption(at index: Int) -> String {
         let s = sample(at: index)
-        let what = "a \(s.isLarge ? "large" : "small") \(s.colour.name) \(s.shape.name)"
-        switch s.template {
-        case 0: return "\(what) \(s.placement.phrase)"
-        case 1: return "a photo of \(what) \(s.placement.phrase)"
-        default: return "\(s.placement.phrase), \(what)"
+        return Self.caption(colour: s.colour, shape: s.shape, isLarge: s.isLarge, placement: s.placement,
+                            template: s.template)
+    }
+
+    /// The caption template `template` (0..<3, as `caption(at:)`) words these attributes with.
+    public static func caption(colour: SyntheticColour, shape: SyntheticShape, isLarge: Bool,
+                               placement: SyntheticPlacement, template: Int) -> String {
+        let what = "a \(isLarge ? "large" : "small") \(colour.name) \(shape.name)"
+        switch template {
+        case 0: return "\(what) \(placement.phrase)"
+        case 1: return "a photo of \(what) \(placement.phrase)"
+        default: return "\(placement.phrase), \(what)"
+        }
+    }
+
+    /// Every caption that can describe a sample of class `c`: 2 sizes x 9 placements x 3 templates.
+    public static func captions(ofClass c: Int) -> [String] {
+        [false, true].flatMap { isLarge in
+            SyntheticPlacement.allCases.flatMap { placement in
+                (0..<captionTemplateCount).map { template in
+                    caption(colour: colour(ofClass: c), shape: shape(ofClass: c), isLarge: isLarge,
+                            placement: placement, template: template)
+                }
+            }
         }
     }
 }

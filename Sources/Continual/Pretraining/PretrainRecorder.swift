@@ -4,8 +4,8 @@ import Foundation
 /// Rank 0's record of a pretraining in its output directory (`--out DIR`):
 /// ```
 /// DIR/pretrain.toml      the config as used, every key
-/// DIR/metrics.jsonl      one line per event: pretrain, evaluation (before training), step, epoch_end, ...,
-///                        evaluation (after), end                                              (MetricsLog)
+/// DIR/metrics.jsonl      one line per event: pretrain, held_out (before training), step, epoch_end, ...,
+///                        held_out (after), end                                                (MetricsLog)
 /// DIR/config.json, model.safetensors, vocab.json, merges.txt
 ///                        the CLIP as a Hugging Face folder (`CLIPModel.save`), rewritten after every epoch,
 ///                        so an interrupted run leaves the model of its last finished epoch
@@ -88,25 +88,30 @@ public final class PretrainRecorder: PretrainObserver {
     }
 
     public func evaluated(_ evaluation: PretrainEvaluation) throws {
-        try metrics.write("evaluation", evaluation)
-        func percent(_ value: Double) -> String { String(format: "%.1f%%", value) }
+        try metrics.write("held_out", evaluation)
+        func percent(_ value: Double) -> String { String(format: "%5.1f%%", value) }
+        let rows: [(String, KeyPath<PretrainEvaluation, Double>, KeyPath<PretrainEvaluation, Double>)] = [
+            ("zero-shot accuracy, \"\(Pretrainer.zeroShotTemplate)\"", \.zeroShotAccuracy, \.chanceZeroShotAccuracy),
+            ("zero-shot accuracy, nearest caption", \.zeroShotCaptionAccuracy, \.chanceZeroShotAccuracy),
+            ("R@1 image->text", \.imageToTextR1, \.chanceR1),
+            ("R@1 text->image", \.textToImageR1, \.chanceR1),
+        ]
+        func label(_ text: String) -> String { "  " + text + String(repeating: " ", count: max(0, 44 - text.count)) }
         guard let initial else {
             initial = evaluation
-            print("held-out, random initialisation (\(evaluation.pairs) pairs): zero-shot accuracy "
-                  + "\(percent(evaluation.zeroShotAccuracy)), R@1 image->text \(percent(evaluation.imageToTextR1)), "
-                  + "text->image \(percent(evaluation.textToImageR1)) (chance: \(percent(evaluation.chanceZeroShotAccuracy)), "
-                  + "\(percent(evaluation.chanceR1)))")
+            print("held-out pairs (\(evaluation.pairs)), random initialisation:")
+            for (name, value, chance) in rows {
+                print(label(name) + "\(percent(evaluation[keyPath: value]))  (chance \(percent(evaluation[keyPath: chance])))")
+            }
             return
         }
         final = evaluation
-        print("held-out after \(evaluation.afterEpochs) epoch(s) (\(evaluation.pairs) pairs), against the random "
+        print("held-out pairs (\(evaluation.pairs)) after \(evaluation.afterEpochs) epoch(s), against the random "
               + "initialisation:")
-        print("  zero-shot accuracy (\"\(Pretrainer.zeroShotTemplate)\")  \(percent(evaluation.zeroShotAccuracy))  "
-              + "(random init \(percent(initial.zeroShotAccuracy)), chance \(percent(evaluation.chanceZeroShotAccuracy)))")
-        print("  R@1 image->text                          \(percent(evaluation.imageToTextR1))  "
-              + "(random init \(percent(initial.imageToTextR1)), chance \(percent(evaluation.chanceR1)))")
-        print("  R@1 text->image                          \(percent(evaluation.textToImageR1))  "
-              + "(random init \(percent(initial.textToImageR1)), chance \(percent(evaluation.chanceR1)))")
+        for (name, value, chance) in rows {
+            print(label(name) + "\(percent(evaluation[keyPath: value]))  (random init "
+                  + "\(percent(initial[keyPath: value])), chance \(percent(evaluation[keyPath: chance])))")
+        }
     }
 
     /// Writes evaluation.json (the mark of a finished run) and the "end" line with the run's wall time.

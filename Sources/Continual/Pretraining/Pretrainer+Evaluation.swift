@@ -29,26 +29,42 @@ extension Pretrainer {
         _ = group.gatherRows(localTexts, count: mine.count, width: width, into: &texts, capacity: total)
 
         let classNames = heldOut.classNames
-        var classTexts = [Float](repeating: 0, count: classNames.count * width)
-        for start in stride(from: 0, to: classNames.count, by: localBatch) {
-            let chunk = classNames[start..<min(start + localBatch, classNames.count)]
-            heldOutLoader.loadTexts(chunk.map { Self.zeroShotTemplate.replacingOccurrences(of: "{class}", with: $0) })
-            Self.normalise(text.forward(ids: heldOutLoader.ids, batch: chunk.count), rows: chunk.count, width: width,
-                           into: &classTexts, at: start)
-        }
+        let classTexts = embedTexts(classNames.map { Self.zeroShotTemplate.replacingOccurrences(of: "{class}", with: $0) })
+        let wordings = SyntheticShapes.captions(ofClass: 0).count
+        let captionTexts = embedTexts(classNames.indices.flatMap { SyntheticShapes.captions(ofClass: $0) })
+
         let labels = (0..<total).map { heldOut.label(at: $0) }
         let descriptions = (0..<total).map { index -> Int in
             let sample = heldOut.sample(at: index)
             return (labels[index] * SyntheticPlacement.allCases.count + sample.placement.rawValue) * 2
                 + (sample.isLarge ? 1 : 0)
         }
-        let scores = PretrainEvaluation.scores(images: images, texts: texts, classTexts: classTexts, count: total,
-                                               classCount: classNames.count, width: width, labels: labels,
-                                               descriptions: descriptions)
-        return PretrainEvaluation(afterEpochs: afterEpochs, pairs: total, zeroShotAccuracy: scores.zeroShotAccuracy,
-                                  imageToTextR1: scores.imageToTextR1, textToImageR1: scores.textToImageR1,
-                                  chanceZeroShotAccuracy: 100 / Double(classNames.count), chanceR1: scores.chanceR1,
+        let retrieval = PretrainEvaluation.retrieval(images: images, texts: texts, count: total, width: width,
+                                                     descriptions: descriptions)
+        func zeroShot(_ classes: [Float], textsPerClass: Int) -> Double {
+            PretrainEvaluation.zeroShotAccuracy(images: images, classTexts: classes, count: total,
+                                                classCount: classNames.count, textsPerClass: textsPerClass,
+                                                width: width, labels: labels)
+        }
+        return PretrainEvaluation(afterEpochs: afterEpochs, pairs: total,
+                                  zeroShotAccuracy: zeroShot(classTexts, textsPerClass: 1),
+                                  zeroShotCaptionAccuracy: zeroShot(captionTexts, textsPerClass: wordings),
+                                  imageToTextR1: retrieval.imageToTextR1, textToImageR1: retrieval.textToImageR1,
+                                  chanceZeroShotAccuracy: 100 / Double(classNames.count), chanceR1: retrieval.chanceR1,
                                   seconds: Date().timeIntervalSince(started))
+    }
+
+    /// The L2-normalised text embeddings (count, E) of `texts`, through the text tower in batches.
+    private func embedTexts(_ texts: [String]) -> [Float] {
+        let width = model.config.projectionDim
+        var embeddings = [Float](repeating: 0, count: texts.count * width)
+        for start in stride(from: 0, to: texts.count, by: localBatch) {
+            let chunk = Array(texts[start..<min(start + localBatch, texts.count)])
+            heldOutLoader.loadTexts(chunk)
+            Self.normalise(text.forward(ids: heldOutLoader.ids, batch: chunk.count), rows: chunk.count, width: width,
+                           into: &embeddings, at: start)
+        }
+        return embeddings
     }
 
     /// Writes the L2-normalised rows of `embeds` (rows, width) into `destination` from row `row` on.
