@@ -15,17 +15,17 @@ import Numerics
 ///
 /// Chunked with recomputation in the trainer's caption tower (capacity n, the local batch), which the
 /// classifier leaves idle while training, rather than in a tower of its own with room for every class: a
-/// tower keeps every layer's activations of every row for the backward, about 31 MiB per row for CLIP ViT-B/16's
-/// text tower (12 layers of 77 tokens of width 512), so CIFAR-100's 100 seen classes would hold about 3 GiB per
-/// rank where the chunks hold n rows' worth. The price is one more forward of every chunk but the last; with
-/// loss.classes = "task" and C <= n (10 classes per CIFAR-100 task, 2 per Fashion-MNIST task) there is one
-/// chunk and nothing is recomputed.
+/// tower keeps every layer's activations of every row for the backward, about 34 MiB per row for CLIP ViT-B/16's
+/// text tower (12 layers of 77 tokens of width 512, with the backward's scratch), so CIFAR-100's 100 seen classes
+/// would hold about 3.3 GiB per rank where the chunks hold n rows' worth. The price is one more forward of every
+/// chunk but the last; with loss.classes = "task" and C <= n (10 classes per CIFAR-100 task, 2 per Fashion-MNIST
+/// task) there is one chunk and nothing is recomputed.
 final class ClassTextEncoder {
-    let tower: TextTower
+    private let tower: TextTower
     private let tokenizer: CLIPTokenizer
     private let contextLength: Int
     private let width: Int
-    let maxClasses: Int
+    private let maxClasses: Int
     private let ids: UnsafeMutablePointer<Int32>
     private let embeddings: UnsafeMutablePointer<Float>
     /// Classes set by `setTexts`.
