@@ -144,6 +144,9 @@ public final class CrossModalPromptFusion {
         arena = Arena(plan)
     }
 
+    /// Bytes of saved rows and workspace held.
+    public var workspaceBytes: Int { arena.byteCount }
+
     /// p^vis's CP shape: (D-1, d_l + 1, d_v) of rank r.
     public static func visionMapShape(fusedLayers: Int, visionWidth: Int, textWidth: Int, rank: Int) -> CPComposition.Shape {
         CPComposition.Shape(i: fusedLayers, j: textWidth + 1, k: visionWidth, rank: rank)
