@@ -25,6 +25,12 @@ Cases (prefix.name), B = 3 images, L = 2 prompt tokens, prompt rank 4, CPF rank 
   up_image (B, E), up_text (D-1, B, L, d_l)      L = <image_embeds, up_image> + <fused_text, up_text>
   image_embeds (B, E), fused_text (D-1, B, L, d_l): the text prompt rows after fusion before layers 1 .. D-1
   d_<every factor above>
+
+  pairs   a training step over every (image, caption) pair, LPI-P as the paper writes it (no prefix: each pair's
+          vision tower and whole text tower in lock-step), D = 3, lambda 0.7: pixel_values, input_ids (B, 12) (the
+          third caption is cut before its EOT), depth, momentum, the factors as above, image_embeds (B, E),
+          text_embeds (B images, B captions, E), loss (CLIP's symmetric loss on logits[i][j] = s <i_i, t_j|i>), and
+          every factor's gradient
 """
 import os
 import shutil
@@ -155,6 +161,77 @@ def write_case(model, prefix, depth, momentum, normalized):
         put(f"{prefix}.d_{name}", tensor.grad)
 
 
+def paired_lock_step(model, pixels, ids, pv, pl, vis, text, norms, momentum, depth):
+    """LPI-P as the paper writes it, with no prefix: for every (image i, caption j) the vision tower and the whole text
+    tower over caption j run in lock-step, fused before layers 1 .. D-1. Returns image (N, E), texts (N, C, E)."""
+    vision, language = model.vision_model, model.text_model
+    n, c, tokens = pixels.shape[0], ids.shape[0], pv.shape[1]
+    pairs = n * c
+    xv = vision.embeddings(pixels.repeat_interleave(c, 0))                            # pair p = i * c + j
+    xv = vision.pre_layrnorm(torch.cat([xv[:, :1], pv[0].expand(pairs, -1, -1), xv[:, 1:]], dim=1))
+    context = ids.shape[1]
+    original = reference.end_of_text(ids, model.config.text_config.eos_token_id)
+    eot = torch.clamp(original, max=context - tokens - 1)
+    length = int(eot.max()) + 1
+    base = torch.stack([
+        torch.tensor([int(row[int(o)]) if t == int(e) else int(row[min(t, context - 1)]) for t in range(length)])
+        for row, o, e in zip(ids, original, eot)]).repeat(n, 1)
+    xt = language.embeddings.token_embedding(base)
+    xt = torch.cat([xt[:, :1], pl[0].expand(pairs, -1, -1), xt[:, 1:]], dim=1)
+    xt = xt + language.embeddings.position_embedding.weight[: xt.shape[1]]
+    for l in range(len(vision.encoder.layers)):
+        if 1 <= l < depth:
+            iv, il = xv[:, 1:1 + tokens] + pv[l], xt[:, 1:1 + tokens] + pl[l]
+            mv, ml = fuse(iv, il, vis, text, l - 1, momentum, norms)
+            xv = torch.cat([xv[:, :1], mv, xv[:, 1 + tokens:]], dim=1)
+            xt = torch.cat([xt[:, :1], ml, xt[:, 1 + tokens:]], dim=1)
+        xv = reference.encoder_layer(vision.encoder.layers[l], xv, causal=False)
+        xt = reference.encoder_layer(language.encoder.layers[l], xt, causal=True)
+    image = model.visual_projection(vision.post_layernorm(xv[::c, 0]))
+    pooled = xt[torch.arange(pairs), eot.repeat(n) + tokens]
+    texts = model.text_projection(language.final_layer_norm(pooled)).reshape(n, c, -1)
+    return image, texts
+
+
+def write_pairs(model, prefix, depth, momentum):
+    """A training step's loss over every (image, caption) pair, and its gradients into every factor."""
+    dv, dl = VISION["hidden_size"], TEXT["hidden_size"]
+    sot, eos, context = TEXT["bos_token_id"], TEXT["eos_token_id"], TEXT["max_position_embeddings"]
+    pixels = draw(BATCH, 3, VISION["image_size"], VISION["image_size"]).detach()
+    # Captions of 3, 7 and 10 words: the last one does not fit beside L prompts and is cut before its EOT.
+    rows = []
+    for words in (3, 7, 10):
+        row = [sot] + torch.randint(0, sot, (words,), generator=generator).tolist() + [eos]
+        rows.append(row + [eos] * (context - len(row)))
+    ids = torch.tensor(rows)
+    factors = {name: draw(*shape) for name, shape in (
+        ("d1", (depth, RANK)), ("vision.d2", (TOKENS, RANK)), ("vision.d3", (dv, RANK)),
+        ("text.d2", (TOKENS, RANK)), ("text.d3", (dl, RANK)),
+        ("cpf.vision.a", (depth - 1, RANK)), ("cpf.vision.b", (dl + 1, RANK)), ("cpf.vision.c", (dv, RANK)),
+        ("cpf.text.a", (depth - 1, RANK)), ("cpf.text.b", (dv + 1, RANK)), ("cpf.text.c", (dl, RANK)))}
+    pv = cp(factors["d1"], factors["vision.d2"], factors["vision.d3"])
+    pl = cp(factors["d1"], factors["text.d2"], factors["text.d3"])
+    vis = cp(factors["cpf.vision.a"], factors["cpf.vision.b"], factors["cpf.vision.c"])
+    text = cp(factors["cpf.text.a"], factors["cpf.text.b"], factors["cpf.text.c"])
+    image, texts = paired_lock_step(model, pixels, ids, pv, pl, vis, text, {}, momentum, depth)
+    with torch.no_grad():
+        staged, _ = lock_step(model, pixels, sot, pv, pl, vis, text, {}, momentum, depth)
+    assert torch.allclose(image, staged, atol=1e-12), "the image does not depend on the caption"
+    assert (texts[0] - texts[1]).abs().max() > 1e-3, "the captions' embeddings depend on the image"
+    im = image / image.norm(dim=-1, keepdim=True)
+    tx = texts / texts.norm(dim=-1, keepdim=True)
+    logits = model.logit_scale.exp() * torch.einsum("ie,ije->ij", im, tx)
+    targets = torch.arange(BATCH)
+    loss = (F.cross_entropy(logits, targets) + F.cross_entropy(logits.t(), targets)) / 2
+    loss.backward()
+    for key, value in [("pixel_values", pixels), ("input_ids", ids), ("depth", [depth]), ("momentum", [momentum]),
+                       ("image_embeds", image), ("text_embeds", texts), ("loss", [loss.item()])]:
+        put(f"{prefix}.{key}", value)
+    for name, tensor in factors.items():
+        put(f"{prefix}.{name}", tensor)
+        put(f"{prefix}.d_{name}", tensor.grad)
+
+
 def main():
     model = make_model()
     shutil.rmtree(OUT, ignore_errors=True)
@@ -163,6 +240,7 @@ def main():
     model = model.double()
     write_case(model, "paper", depth=3, momentum=0.9, normalized=False)
     write_case(model, "norm", depth=4, momentum=0.6, normalized=True)
+    write_pairs(model, "pairs", depth=3, momentum=0.7)
     path = os.path.join(OUT, "lock-step.safetensors")
     save_file(tensors, path, metadata={"writer": "Tests/Fixtures/make_lpip_fixtures.py", "torch": torch.__version__})
     size = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))

@@ -8,7 +8,9 @@ import XCTest
 /// LPI-P's stage A (`CrossModalLockStep`) against torch autograd (Tests/Fixtures/lpi/lock-step/, written by
 /// Tests/Fixtures/make_lpip_fixtures.py on a random 4-layer CLIP): image embeddings, the fused text rows of every
 /// fused layer, and the gradients into LPI's prompt factors (D1 shared by the two towers) and the CPF factors (and
-/// LayerNorms), for D = 3 with the paper's mix and D = 4 with the grounding code's LayerNorm.
+/// LayerNorms), for D = 3 with the paper's mix and D = 4 with the grounding code's LayerNorm; then a whole training
+/// step over every (image, caption) pair (stage A, `ConditionedTextTower` per image, `ConditionedContrastiveObjective`)
+/// against LPI-P as the paper writes it, each pair's two towers in lock-step without the prefix.
 final class CrossModalLockStepTests: XCTestCase {
     private let folder = fixturesDirectory.appendingPathComponent("lpi/lock-step")
 
@@ -109,6 +111,83 @@ final class CrossModalLockStepTests: XCTestCase {
             }
             withExtendedLifetime((factors, gradients, pv, pl, visMap, textMap, dPV, dPL, dVisMap, dTextMap, pixels, upImage)) {}
         }
+    }
+
+    func testTrainingStepOverEveryPairMatchesTheDirectLockStep() throws {
+        let model = try CLIPModel.load(directory: folder)
+        let file = try SafetensorsFile(contentsOf: folder.appendingPathComponent("lock-step.safetensors"))
+        let (dv, dl, e) = (model.config.vision.encoder.hiddenSize, model.config.text.encoder.hiddenSize,
+                           model.config.projectionDim)
+        let depth = Int(try file.floats("pairs.depth")[0])
+        let momentum = try file.floats("pairs.momentum")[0]
+        let n = try XCTUnwrap(file.info("pairs.pixel_values")).shape[0]
+        let (tokens, rank) = (try XCTUnwrap(file.info("pairs.vision.d2")).shape[0], try XCTUnwrap(file.info("pairs.d1")).shape[1])
+        let names = ["d1", "vision.d2", "vision.d3", "text.d2", "text.d3",
+                     "cpf.vision.a", "cpf.vision.b", "cpf.vision.c", "cpf.text.a", "cpf.text.b", "cpf.text.c"]
+        var factors: [String: OwnedFloats] = [:], gradients: [String: OwnedFloats] = [:]
+        for name in names {
+            factors[name] = OwnedFloats(try file.floats("pairs.\(name)"))
+            gradients[name] = OwnedFloats(zeros: factors[name]!.count)
+        }
+        func p(_ name: String) -> UnsafeMutablePointer<Float> { factors[name]!.pointer }
+        func g(_ name: String) -> UnsafeMutablePointer<Float> { gradients[name]!.pointer }
+        let shapes = [CPComposition.Shape(i: depth, j: tokens, k: dv, rank: rank),
+                      CPComposition.Shape(i: depth, j: tokens, k: dl, rank: rank),
+                      CrossModalPromptFusion.visionMapShape(fusedLayers: depth - 1, visionWidth: dv, textWidth: dl, rank: rank),
+                      CrossModalPromptFusion.textMapShape(fusedLayers: depth - 1, visionWidth: dv, textWidth: dl, rank: rank)]
+        let triples = [("d1", "vision.d2", "vision.d3"), ("d1", "text.d2", "text.d3"),
+                       ("cpf.vision.a", "cpf.vision.b", "cpf.vision.c"), ("cpf.text.a", "cpf.text.b", "cpf.text.c")]
+        let composed = shapes.map { OwnedFloats(zeros: $0.count) }, dComposed = shapes.map { OwnedFloats(zeros: $0.count) }
+        for (k, (a, b, c)) in triples.enumerated() {
+            CPComposition.forward(a: p(a), b: p(b), c: p(c), shape: shapes[k], into: composed[k].pointer)
+        }
+        let (pv, pl) = (composed[0].pointer, composed[1].pointer)
+        let maps = CrossModalPromptFusion.Maps(vision: composed[2].pointer, text: composed[3].pointer)
+
+        // Forward: stage A, then each image's captions through stage B.
+        let stage = try CrossModalLockStep(model: model, depth: depth, tokens: tokens, momentum: momentum,
+                                           normalization: .none, capacity: n)
+        let captions = try ConditionedTextTower(model: model, depth: depth, tokens: tokens, capacity: n)
+        let pixels = OwnedFloats(try file.floats("pairs.pixel_values"))
+        let ids = try file.floats("pairs.input_ids").map { Int32($0) }
+        let image = OwnedFloats(Array(UnsafeBufferPointer(
+            start: stage.forward(pixels: pixels.pointer, startOfText: ids[0],
+                                 visionPrompts: (0..<depth).map { PromptValues(pv + $0 * tokens * dv) },
+                                 textPrompts: (0..<depth).map { PromptValues(pl + $0 * tokens * dl) },
+                                 maps: Array(repeating: maps, count: n), batch: n),
+            count: n * e)))
+        let texts = OwnedFloats(zeros: n * n * e)
+        func textsOf(_ i: Int) -> UnsafePointer<Float> {
+            ids.withUnsafeBufferPointer {
+                captions.forward(ids: $0.baseAddress!, count: n, stage: stage, image: i, firstPrompt: PromptValues(pl))
+            }
+        }
+        for i in 0..<n { (texts.pointer + i * n * e).update(from: textsOf(i), count: n * e) }
+        assertClose("pairs image embeddings", image.values, try file.floats("pairs.image_embeds"), tolerance: 1e-4)
+        assertClose("pairs text embeddings f_t(caption j | image i)", texts.values, try file.floats("pairs.text_embeds"),
+                    tolerance: 1e-4)
+        let objective = ConditionedContrastiveObjective(capacity: n, width: e)
+        let loss = objective.forward(image: image.pointer, texts: texts.pointer, count: n, logScale: model.logitScale)
+        assertClose("pairs loss", [loss], try file.floats("pairs.loss"), tolerance: 1e-4)
+
+        // Backward: each image's captions again (stage B keeps one image's activations), then stage A.
+        let (dImage, dTexts, _) = objective.backward()
+        for i in 0..<n {
+            _ = textsOf(i)
+            captions.backward(dEmbeds: dTexts + i * n * e, stage: stage, firstPromptGradient: PromptGradient(dComposed[1].pointer))
+        }
+        stage.backward(dEmbeds: dImage,
+                       visionPromptGradients: (0..<depth).map { PromptGradient(dComposed[0].pointer + $0 * tokens * dv) },
+                       textPromptGradients: (0..<depth).map { PromptGradient(dComposed[1].pointer + $0 * tokens * dl) },
+                       mapGradients: Array(repeating: .init(vision: dComposed[2].pointer, text: dComposed[3].pointer), count: n))
+        for (k, (a, b, c)) in triples.enumerated() {
+            CPComposition.backward(dP: dComposed[k].pointer, a: p(a), b: p(b), c: p(c), shape: shapes[k],
+                                   dA: g(a), dB: g(b), dC: g(c))
+        }
+        for name in names {
+            assertClose("pairs d\(name)", gradients[name]!.values, try file.floats("pairs.d_\(name)"), tolerance: 1e-3)
+        }
+        withExtendedLifetime((factors, gradients, composed, dComposed, pixels, image, texts)) {}
     }
 
     func testFusionNeedsTwoPromptedLayers() throws {
