@@ -31,7 +31,7 @@ final class PromptedEncoder {
     private var current: UnsafeMutablePointer<Float>?
     private var spare: UnsafeMutablePointer<Float>?
     private var pendingOutput: UnsafeMutablePointer<Float>?
-    private(set) var gradientLayer = 0
+    private(set) var gradientLayer: Int
 
     /// Reserves every buffer in `arenaPlan` for `batch` sequences of at most `maxBase` base tokens.
     init(config: CLIPEncoderConfig, plan: PromptPlan, causal: Bool, promptStart: Int,
@@ -41,6 +41,7 @@ final class PromptedEncoder {
         self.promptStart = promptStart
         counts = plan.promptCounts(layers: config.layers)
         layer = EncoderLayer(config: config, causal: causal)
+        gradientLayer = config.layers
         let d = config.hiddenSize, f = config.intermediateSize
         let maxTokens = maxBase + (counts.max() ?? 0)
         let maxRows = batch * maxTokens

@@ -11,7 +11,7 @@ import Numerics
 /// loss = (CE(logits, 0..<N) + CE(logits^T, 0..<N)) / 2
 /// ```
 /// With texts[i][j] = t_j for every i this is `ContrastiveObjective`'s loss; every one of the N^2 similarities
-/// needs its own text embedding, hence N^2 text forwards per step (`ConditionedTextTower`). Single process: the
+/// needs its own text embedding, hence N^2 conditioned captions per step (`ConditionedTextTower`, which gives the cost). Single process: the
 /// distributed form (each rank's images against the gathered captions) is not written yet.
 /// `backward` gives dloss/dimage (N, E), dloss/dtexts (N, N, E) (overwritten) and dloss/dlogit_scale:
 /// ```
