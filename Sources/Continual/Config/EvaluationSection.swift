@@ -7,6 +7,10 @@
 ///                  every seen task's test pairs (LPI's protocol)
 /// auto:            retrieval for coco, classification for the others
 /// ```
+/// LPI-P (`lpi-p`) scores a caption against an image with the caption's text tower fused with that image's vision
+/// tower: classification runs the class texts once per test image; retrieval, which would need N^2 text forwards for
+/// N test pairs, ranks the gallery with LPI-M's unfused features and re-scores the `rerank_top_k` best candidates of
+/// each query with the fused score (`Trainer+CoupledEvaluation`), an approximation of ours.
 /// Prepared datasets bring their own test split; the synthetic set draws `test_samples` more from its own seed.
 public struct EvaluationSection: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
@@ -23,15 +27,18 @@ public struct EvaluationSection: Codable, Equatable, Sendable {
     /// Forgetting in summary.json and report.md: "positive" (max previous minus last, averaged over the earlier
     /// tasks) or "signed" (LPI's official code: last minus max previous, <= 0 when the run forgets).
     public var forgetting = ForgettingVariant.positive
+    /// lpi-p's retrieval: the candidates of each query (ranked by unfused features) re-scored with fusion.
+    public var rerankTopK = 16
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case kind, forgetting
-        case testSamples = "test_samples", perClass = "per_class"
+        case testSamples = "test_samples", perClass = "per_class", rerankTopK = "rerank_top_k"
     }
 
     func validate() throws {
+        try ConfigCheck.that(rerankTopK >= 1, "evaluation.rerank_top_k", "must be >= 1, got \(rerankTopK)")
         try ConfigCheck.that(testSamples > 0, "evaluation.test_samples", "must be > 0, got \(testSamples)")
         try ConfigCheck.that(perClass >= 0, "evaluation.per_class", "must be >= 0 (0: all), got \(perClass)")
     }

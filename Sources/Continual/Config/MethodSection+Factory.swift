@@ -46,21 +46,20 @@ extension MethodSection {
         case .lpiM, .dp, .cp:
             return try lowRankMethod(context)
         case .lpiP:
-            throw ConfigError.invalid(key: "method.name",
-                                      problem: "\"\(name.rawValue)\" is not implemented in this release yet; implemented: "
-                                      + Self.implemented.map(\.rawValue).joined(separator: ", "))
+            return try lowRankMethod(context)
         }
     }
 
     /// The methods `makeMethod` builds in this release.
-    public static let implemented: [Name] = [.zeroShot, .vptSeq, .l2p, .sPrompts, .maple, .mpl, .dcp, .lpiM, .dp, .cp, .vptNSP2, .clipNSP2]
+    public static let implemented: [Name] = [.zeroShot, .vptSeq, .l2p, .sPrompts, .maple, .mpl, .dcp, .lpiM, .lpiP, .dp, .cp,
+                                          .vptNSP2, .clipNSP2]
 
     /// Whether building the method needs the task-name similarity and `[method.lpi]` does not give it (the
     /// trainer then embeds the task names with the frozen text encoder).
-    public var needsTaskNameSimilarity: Bool { name == .lpiM && lpi.taskSimilarity.isEmpty }
+    public var needsTaskNameSimilarity: Bool { (name == .lpiM || name == .lpiP) && lpi.taskSimilarity.isEmpty }
 
-    /// LPI-M, DP or CP with `[method.lpi]`'s settings.
-    private func lowRankMethod(_ context: MethodContext) throws -> LowRankPromptInteraction {
+    /// LPI-M, LPI-P, DP or CP with `[method.lpi]`'s settings.
+    private func lowRankMethod(_ context: MethodContext) throws -> any PromptMethod {
         let tasks = context.taskCount
         var similarity: [Float]
         if !lpi.taskSimilarity.isEmpty {
@@ -77,8 +76,12 @@ extension MethodSection {
             similarity = [Float](repeating: 0, count: tasks * tasks)
             for t in 0..<tasks { similarity[t * tasks + t] = 1 }
         }
-        let settings = lpi.settings(decomposed: name != .cp, aligned: name == .lpiM)
+        let settings = lpi.settings(decomposed: name != .cp, aligned: name == .lpiM || name == .lpiP)
         do {
+            if name == .lpiP {
+                return try LowRankPromptFusion(name: name.rawValue, model: context.model, taskCount: tasks,
+                                               settings: settings, taskNameSimilarity: similarity)
+            }
             return try LowRankPromptInteraction(name: name.rawValue, model: context.model, taskCount: tasks,
                                                 settings: settings, taskNameSimilarity: similarity)
         } catch let error as PromptPlanError {

@@ -49,7 +49,7 @@ public struct MethodSection: Codable, Equatable, Sendable {
     public var dcp = DCPSection()
     /// The prompt pool of `l2p`.
     public var l2p = L2PSection()
-    /// LPI's settings, for `lpi-m`, `dp` and `cp`.
+    /// LPI's settings, for `lpi-m`, `lpi-p`, `dp` and `cp`.
     public var lpi = LPISection()
     /// The task keys of the per-task methods.
     public var taskIdentity = TaskIdentitySection()

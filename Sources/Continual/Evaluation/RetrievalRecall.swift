@@ -55,6 +55,72 @@ public enum RetrievalRecall {
         }
     }
 
+    /// The `k` best gallery items of every query by `similarity` (rows x columns, row-major), best first; of equal
+    /// scores the lower index first. k is capped at the gallery's size.
+    public static func topCandidates(similarity: [Float], rows: Int, columns: Int, queries: Queries, k: Int) -> [[Int]] {
+        precondition(similarity.count == rows * columns && k >= 0, "top \(k) of a \(rows) x \(columns) matrix of \(similarity.count)")
+        let (queryCount, galleryCount) = queries == .rows ? (rows, columns) : (columns, rows)
+        let stride = queries == .rows ? 1 : columns, kept = min(k, galleryCount)
+        return similarity.withUnsafeBufferPointer { values in
+            (0..<queryCount).map { q in
+                let base = queries == .rows ? q * columns : q
+                var best: [Int] = []
+                best.reserveCapacity(kept + 1)
+                for g in 0..<galleryCount {
+                    let value = values[base + g * stride]
+                    guard best.count < kept || value > values[base + best[kept - 1] * stride] else { continue }
+                    // After the items scoring at least as much (earlier indices win ties).
+                    var at = best.count
+                    while at > 0 && values[base + best[at - 1] * stride] < value { at -= 1 }
+                    best.insert(g, at: at)
+                    if best.count > kept { best.removeLast() }
+                }
+                return best
+            }
+        }
+    }
+
+    /// rank_q when each query's `candidates[q]` (its best gallery items by `similarity`, `topCandidates`) are ranked
+    /// again by `scores[q]` (one per candidate) ahead of the rest of the gallery, which keeps its `similarity` order:
+    /// ```
+    /// a relevant item among the candidates:  s*_q = max over relevant candidates of scores[q]
+    ///                                        rank_q = 1 + #{ candidates c not in R_q : scores[q][c] >= s*_q }
+    /// none:                                  s*_q = max_{g in R_q} s[q][g]
+    ///                                        rank_q = K_q + 1 + #{ g not a candidate, not in R_q : s[q][g] >= s*_q }
+    /// ```
+    /// (K_q candidates; ties count against the query as in `bestRanks`.) With no candidates this is `bestRanks`; with
+    /// the whole gallery as candidates it is `bestRanks` of the scores.
+    public static func rerankedRanks(similarity: [Float], rows: Int, columns: Int, queries: Queries, candidates: [[Int]],
+                                     scores: [[Float]], relevant: [[Int]]) throws -> [Int] {
+        let unfused = try bestRanks(similarity: similarity, rows: rows, columns: columns, queries: queries, relevant: relevant)
+        let (queryCount, galleryCount) = queries == .rows ? (rows, columns) : (columns, rows)
+        guard candidates.count == queryCount, scores.count == queryCount else {
+            throw EvaluationError("retrieval: \(candidates.count) candidate lists and \(scores.count) score lists for "
+                                  + "\(queryCount) queries")
+        }
+        let stride = queries == .rows ? 1 : columns
+        return try (0..<queryCount).map { q in
+            let (items, chosen, rescored) = (relevant[q], candidates[q], scores[q])
+            guard chosen.count == rescored.count, Set(chosen).count == chosen.count,
+                  chosen.allSatisfy({ (0..<galleryCount).contains($0) }) else {
+                throw EvaluationError("retrieval: query \(q) has candidates \(chosen) with \(rescored.count) scores "
+                                      + "(distinct gallery items, one score each)")
+            }
+            if let bad = rescored.firstIndex(where: { !$0.isFinite }) {
+                throw EvaluationError("retrieval: query \(q)'s re-scored candidate \(chosen[bad]) scores \(rescored[bad])")
+            }
+            let relevantScores = zip(chosen, rescored).filter { items.contains($0.0) }.map(\.1)
+            if let best = relevantScores.max() {
+                return 1 + zip(chosen, rescored).filter { !items.contains($0.0) && $0.1 >= best }.count
+            }
+            // The best relevant item lies outside the candidates: every candidate comes first.
+            let base = queries == .rows ? q * columns : q
+            let best = items.map { similarity[base + $0 * stride] }.max()!
+            let ahead = chosen.filter { similarity[base + $0 * stride] >= best && !items.contains($0) }.count
+            return unfused[q] - ahead + chosen.count
+        }
+    }
+
     /// R@1, R@5, R@10 in percent over the queries `subset` (one query task's) of `ranks` (`bestRanks`).
     public static func recall(ranks: [Int], of subset: some Collection<Int>) throws -> RecallAtK {
         guard !subset.isEmpty else { throw EvaluationError("retrieval: recall over no queries") }

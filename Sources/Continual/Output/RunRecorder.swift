@@ -181,7 +181,9 @@ public final class RunRecorder: TrainingObserver {
 
     /// The config keys report.md lists, in order.
     private static func settings(_ config: TrainingConfig) -> [RunInfo.Setting] {
-        [.init("model", config.model.path.isEmpty ? "random weights ([model.random])" : config.model.path),
+        let kind = config.evaluation.resolvedKind(for: config.data.dataset)
+        let reranked = config.method.name == .lpiP && kind == .retrieval
+        return [.init("model", config.model.path.isEmpty ? "random weights ([model.random])" : config.model.path),
          .init("data.dataset", config.data.dataset.rawValue),
          .init("tasks.count", String(config.tasks.count)),
          .init("tasks.epochs", String(config.tasks.epochs)),
@@ -190,8 +192,10 @@ public final class RunRecorder: TrainingObserver {
          .init("train.global_batch", String(config.train.globalBatch)),
          .init("optimizer", "\(config.optimizer.kind.rawValue), lr \(config.optimizer.lr)"),
          .init("schedule.kind", config.schedule.kind.rawValue),
-         .init("evaluation.kind", config.evaluation.resolvedKind(for: config.data.dataset).rawValue),
-         .init("seed", String(config.seed))]
+         .init("evaluation.kind", kind.rawValue)]
+            + (reranked ? [.init("evaluation.rerank_top_k", "\(config.evaluation.rerankTopK) (lpi-p: unfused ranking, "
+                                 + "the top \(config.evaluation.rerankTopK) re-scored with fusion)")] : [])
+            + [.init("seed", String(config.seed))]
     }
 
     private struct RunStart: Encodable {

@@ -20,7 +20,10 @@ extension Trainer {
     /// retrieval: rows gathered on every rank; rank 0: S = images . captions^T over all N pairs,
     ///   RetrievalRecall per query task in both directions (a sample's own caption is its ground truth)
     /// ```
-    /// Task identity is per sample, never a vote over the batch.
+    /// Task identity is per sample, never a vote over the batch. A `CoupledStepMethod` (LPI-P) scores a text against an
+    /// image with the text conditioned on it (`Trainer+CoupledEvaluation`): classification runs the class texts through
+    /// each image's fused prompts; retrieval ranks with the unfused features and re-scores each query's
+    /// `evaluation.rerank_top_k` best candidates.
     func evaluate(after task: Int) throws -> EvaluationRecord? {
         let started = DispatchTime.now().uptimeNanoseconds
         let kind = config.evaluation.resolvedKind(for: config.data.dataset)
@@ -32,9 +35,28 @@ extension Trainer {
 
         var images = [Float](repeating: 0, count: positions.count * width)
         var imageTasks = [Int](repeating: task, count: positions.count)
+        let classes = Array(split.classesSeen(upTo: task))
+        var coupledScores: [Float] = []
+        if coupled != nil && kind == .classification { classTexts.setTexts(classes.map(classText)) }
         for start in stride(from: 0, to: positions.count, by: localBatch) {
             let chunk = positions[start..<min(start + localBatch, positions.count)].map { samples[$0] }
-            let tasks = encodeImages(chunk, task: task, into: &images, row: start)
+            let tasks: [Int]
+            if let coupled {
+                tasks = predictImageTasks(chunk)
+                if kind == .classification {
+                    coupledScores += coupled.classScores(pixels: testLoader.pixels, tasks: tasks,
+                                                         classIDs: classTexts.tokenIDs, classes: classes.count,
+                                                         context: model.config.text.contextLength,
+                                                         values: parameters.values)
+                } else {
+                    let image = coupled.towers.forwardImages(pixels: testLoader.pixels, tasks: tasks, values: parameters.values)
+                    images.withUnsafeMutableBufferPointer {
+                        ($0.baseAddress! + start * width).update(from: image, count: chunk.count * width)
+                    }
+                }
+            } else {
+                tasks = encodeImages(chunk, task: task, into: &images, row: start)
+            }
             imageTasks.replaceSubrange(start..<(start + chunk.count), with: tasks)
         }
 
@@ -52,8 +74,10 @@ extension Trainer {
         TaskKeys.normalizeRows(&normalised, width: width)
         switch kind {
         case .classification:
-            let right = try classify(images: images, normalised: normalised, imageTasks: imageTasks, positions: positions, samples: samples,
-                                 owners: owners, task: task)
+            let logits = coupled != nil ? coupledScores
+                : try classLogits(images: images, normalised: normalised, imageTasks: imageTasks, classes: classes, task: task)
+            let right = countRight(logits: logits, classes: classes, positions: positions, samples: samples, owners: owners,
+                                   task: task)
             for j in 0...task { scores[j].accuracy = percent(right[j], of: seen[j].count) }
         case .retrieval:
             var captions = [Float](repeating: 0, count: positions.count * width)
@@ -61,8 +85,8 @@ extension Trainer {
                 let chunk = positions[start..<min(start + localBatch, positions.count)].map { samples[$0] }
                 encodeCaptions(chunk, task: task, into: &captions, row: start)
             }
-            let recalls = try retrieve(images: normalised, captions: captions, positions: positions, owners: owners,
-                                   task: task)
+            let recalls = try retrieve(images: normalised, imageTasks: imageTasks, captions: captions, positions: positions,
+                                       samples: samples, owners: owners, task: task)
             for j in 0...task { (scores[j].imageToText, scores[j].textToImage) = recalls[j] }
         case .auto, .none:
             preconditionFailure("evaluation.kind \(kind) reached evaluate")
@@ -70,6 +94,15 @@ extension Trainer {
         guard group.isRoot else { return nil }
         return EvaluationRecord(task: task, kind: kind == .retrieval ? .retrieval : .classification, tasks: scores,
                                 seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+    }
+
+    /// Loads the pixels of `indices` (test samples) and returns each one's task as its frozen features predict it
+    /// (per-task methods; coupled methods are).
+    private func predictImageTasks(_ indices: [Int]) -> [Int] {
+        testLoader.loadPixels(indices)
+        guard let keys = taskKeys else { preconditionFailure("method \(method.name) predicts tasks but has no task keys") }
+        return keys.image.predict(features: frozenImageEmbeddings(pixels: testLoader.pixels, count: indices.count),
+                                  count: indices.count)
     }
 
     /// Writes the prompted image embeddings of `indices` (test samples) into `rows` from row `row` on, not
@@ -112,19 +145,15 @@ extension Trainer {
         }
     }
 
-    /// Right class-incremental predictions per seen task, summed over the ranks; `images` raw (the linear
+    /// The class scores (rows, classes) of this rank's test images against `classes`; `images` raw (the linear
     /// head's input), `normalised` L2-normalised (cosine against the class texts).
-    private func classify(images: [Float], normalised: [Float], imageTasks: [Int], positions: [Int], samples: [Int], owners: [Int],
-                          task: Int) throws -> [Int64] {
-        let classes = Array(split.classesSeen(upTo: task))
-        let width = model.config.projectionDim
-        var column = [Int: Int]()
-        for (k, c) in classes.enumerated() { column[c] = k }
-        var right = [Int64](repeating: 0, count: task + 1)
+    private func classLogits(images: [Float], normalised: [Float], imageTasks: [Int], classes: [Int],
+                             task: Int) throws -> [Float] {
+        let width = model.config.projectionDim, count = imageTasks.count
         let logits: [Float]
         if case .linearHead(let head) = objective {
             logits = images.withUnsafeBufferPointer {
-                head.logits(image: $0.baseAddress!, count: positions.count, columns: classes, values: parameters.values)
+                head.logits(image: $0.baseAddress!, count: count, columns: classes, values: parameters.values)
             }
         } else {
             // Each prompt task's class embeddings (only the current task's when prompts are shared).
@@ -135,8 +164,8 @@ extension Trainer {
                 TaskKeys.normalizeRows(&rows, width: width)
                 embeddings[k] = rows
             }
-            var all = [Float](repeating: 0, count: positions.count * classes.count)
-            for row in 0..<positions.count {
+            var all = [Float](repeating: 0, count: count * classes.count)
+            for row in 0..<count {
                 let classEmbeddings = embeddings[imageTasks[row]] ?? embeddings[task]!
                 for k in 0..<classes.count {
                     var dot: Float = 0
@@ -146,6 +175,15 @@ extension Trainer {
             }
             logits = all
         }
+        return logits
+    }
+
+    /// Right class-incremental predictions (argmax of `logits`, (rows, classes)) per seen task, summed over the ranks.
+    private func countRight(logits: [Float], classes: [Int], positions: [Int], samples: [Int], owners: [Int],
+                            task: Int) -> [Int64] {
+        var column = [Int: Int]()
+        for (k, c) in classes.enumerated() { column[c] = k }
+        var right = [Int64](repeating: 0, count: task + 1)
         for (row, position) in positions.enumerated() {
             let base = row * classes.count
             var predicted = 0  // the first of equal maxima
@@ -159,15 +197,15 @@ extension Trainer {
     }
 
     /// Each seen task's recall in both directions, computed on rank 0 from the rows of every rank (empty
-    /// recalls on the others).
-    private func retrieve(images: [Float], captions: [Float], positions: [Int], owners: [Int],
-                          task: Int) throws -> [(RecallAtK?, RecallAtK?)] {
+    /// recalls on the others); a coupled method's best candidates re-scored (`rerankedRanks`).
+    private func retrieve(images: [Float], imageTasks: [Int], captions: [Float], positions: [Int], samples: [Int],
+                          owners: [Int], task: Int) throws -> [(RecallAtK?, RecallAtK?)] {
         let width = model.config.projectionDim
         let gatheredImages = group.allgatherv(images).values
         let gatheredCaptions = group.allgatherv(captions).values
         // Rows arrive in rank order: rank 0's positions, then rank 1's, ...
         let order = (0..<group.size).flatMap { r in Array(stride(from: r, to: owners.count, by: group.size)) }
-        guard group.isRoot else { return Array(repeating: (nil, nil), count: task + 1) }
+        guard coupled != nil || group.isRoot else { return Array(repeating: (nil, nil), count: task + 1) }
         let n = order.count
         var similarity = [Float](repeating: 0, count: n * n)
         gatheredImages.withUnsafeBufferPointer { a in
@@ -179,10 +217,23 @@ extension Trainer {
             }
         }
         let relevant = (0..<n).map { [$0] }
-        let imageRanks = try RetrievalRecall.bestRanks(similarity: similarity, rows: n, columns: n, queries: .rows,
+        let imageRanks, textRanks: [Int]
+        if let coupled {
+            let rescored = try rescoreCandidates(coupled, similarity: similarity, count: n, images: images,
+                                                 imageTasks: imageTasks, positions: positions, samples: samples, order: order)
+            guard let rescored else { return Array(repeating: (nil, nil), count: task + 1) }
+            imageRanks = try RetrievalRecall.rerankedRanks(similarity: similarity, rows: n, columns: n, queries: .rows,
+                                                           candidates: rescored.rows, scores: rescored.rowScores,
+                                                           relevant: relevant)
+            textRanks = try RetrievalRecall.rerankedRanks(similarity: similarity, rows: n, columns: n, queries: .columns,
+                                                          candidates: rescored.columns, scores: rescored.columnScores,
+                                                          relevant: relevant)
+        } else {
+            imageRanks = try RetrievalRecall.bestRanks(similarity: similarity, rows: n, columns: n, queries: .rows,
                                                        relevant: relevant)
-        let textRanks = try RetrievalRecall.bestRanks(similarity: similarity, rows: n, columns: n, queries: .columns,
+            textRanks = try RetrievalRecall.bestRanks(similarity: similarity, rows: n, columns: n, queries: .columns,
                                                       relevant: relevant)
+        }
         return try (0...task).map { j in
             let queries = (0..<n).filter { owners[order[$0]] == j }
             return (try RetrievalRecall.recall(ranks: imageRanks, of: queries),

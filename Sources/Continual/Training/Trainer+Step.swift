@@ -59,8 +59,11 @@ extension Trainer {
     /// linear-head:      loss, dimage, the head's gradients
     /// vision backward (dimage);  method.finishBackward: prompt gradients -> parameter gradients
     /// ```
+    /// A `CoupledStepMethod` (LPI-P) runs its own towers instead (`Trainer+CoupledStep`); it has no per-sample losses.
     func localGradients(task: Int, local: [Int], globalCount: Int, classes: [Int]) throws
         -> (objective: Float, samples: Float) {
+        if let coupled { return (try coupledGradients(coupled, task: task, local: local, globalCount: globalCount,
+                                                       classes: classes), 0) }
         let n = local.count
         parameters.gradients.zero()
         loader.loadPixels(local)
@@ -111,7 +114,7 @@ extension Trainer {
     }
 
     /// Each sample's class as a column of `classes`.
-    private func targets(_ local: [Int], classes: [Int]) -> [Int32] {
+    func targets(_ local: [Int], classes: [Int]) -> [Int32] {
         var column = [Int: Int32]()
         for (k, c) in classes.enumerated() { column[c] = Int32(k) }
         return local.map { index in

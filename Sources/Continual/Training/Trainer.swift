@@ -38,7 +38,8 @@ public final class Trainer {
     /// The prompt method (with its state: NSP2's merged factors).
     public let method: any PromptMethod
     let seeds: RunSeeds
-    let vision: VisionTower
+    /// The vision tower of `method`'s plan; built when first used (a coupled method never uses it).
+    private(set) lazy var vision = VisionTower(model: model, capacity: localBatch, plan: method.visionPlan)
     let text: TextTower
     /// The towers without prompts, for methods that read each sample's frozen features (L2P's queries, the
     /// task keys of per-task methods); nil for the others.
@@ -51,6 +52,8 @@ public final class Trainer {
     /// The class texts of `loss.template` through `text`: the text classifier's rows, and the evaluation's.
     let classTexts: ClassTextEncoder
     let objective: TrainingObjective
+    /// The step and class scores of a `CoupledStepMethod` (LPI-P: `Trainer+CoupledStep`); nil for the others.
+    let coupled: CoupledStep?
     /// Where rank 0 writes checkpoints (`OUT/checkpoints`); nil: none are written (a stop signal still stops).
     public var checkpoints: CheckpointStore?
     /// The evaluations after each finished task (rank 0; empty on the others), kept in checkpoints.
@@ -118,7 +121,6 @@ public final class Trainer {
             LinearHeadObjective.initialize(parameters.values, classes: classCount, width: embedding, seed: seeds.head)
         }
 
-        vision = VisionTower(model: model, capacity: localBatch, plan: method.visionPlan)
         text = TextTower(model: model, capacity: localBatch, plan: method.textPlan)
         let usesFrozenFeatures = method.needsImageQueries || method.selectsByTask
         frozenVision = usesFrozenFeatures ? VisionTower(model: model, capacity: localBatch, plan: .none) : nil
@@ -141,6 +143,18 @@ public final class Trainer {
                                                                 maxClasses: classCount))
         case .linearHead:
             objective = .linearHead(LinearHeadObjective(width: embedding, capacity: localBatch, maxClasses: classCount))
+        }
+        if let coupledMethod = method as? any CoupledStepMethod {
+            let contrastive = config.loss.kind == .contrastive
+                ? ConditionedContrastiveObjective(capacity: config.train.globalBatch, width: embedding, gatherer: group,
+                                                  localCapacity: localBatch) : nil
+            coupled = CoupledStep(towers: try coupledMethod.makeCoupledTowers(model: model,
+                                                                              startOfText: loaded.tokenizer.startOfText,
+                                                                              capacity: localBatch),
+                                  width: embedding, contrastive: contrastive,
+                                  captions: contrastive == nil ? 0 : config.train.globalBatch, classes: classCount)
+        } else {
+            coupled = nil
         }
     }
 
@@ -339,7 +353,7 @@ public final class Trainer {
     }
 
     /// `loss.template` for dataset class `index`.
-    private func classText(_ index: Int) -> String {
+    func classText(_ index: Int) -> String {
         config.loss.template.replacingOccurrences(of: "{class}", with: dataset.classNames[index])
     }
 

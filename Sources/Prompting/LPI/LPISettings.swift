@@ -22,6 +22,10 @@ public struct LPISettings: Sendable, Equatable {
     /// full prompts (CP; CoOp's 0.02).
     public var factorStd: Float = 0.5
     public var fullStd: Float = 0.02
+    /// LPI-P's cross-modal prompt fusion (`CrossModalPromptFusion`): lambda_v = lambda_l (section 5.1.4: 0.9), and
+    /// whether the mix is normalised (the paper: not; the grounding code: a learnable LayerNorm).
+    public var fusionMomentum: Float = 0.9
+    public var fusionNormalization = CrossModalPromptFusion.Normalization.none
 
     public init() {}
 }

@@ -58,11 +58,14 @@ public final class LowRankPromptInteraction: PromptMethod {
 
     /// Per task, in order: d1 and both modalities' factors (decomposed), or the two full prompt tensors.
     public func declare(into layout: inout ParameterLayout) {
-        for task in 0..<taskCount {
-            if settings.decomposed { layout.append(sharedName(task), [settings.depth, settings.rank]) }
-            vision.declare(task: task, into: &layout)
-            text.declare(task: task, into: &layout)
-        }
+        for task in 0..<taskCount { declare(task: task, into: &layout) }
+    }
+
+    /// Task `task`'s tensors, next to each other (LPI-P appends its fusion factors after each task's).
+    func declare(task: Int, into layout: inout ParameterLayout) {
+        if settings.decomposed { layout.append(sharedName(task), [settings.depth, settings.rank]) }
+        vision.declare(task: task, into: &layout)
+        text.declare(task: task, into: &layout)
     }
 
     public func initialize(_ values: ParameterBuffer, seed: UInt64) {

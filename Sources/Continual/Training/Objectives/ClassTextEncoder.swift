@@ -23,7 +23,7 @@ import Numerics
 final class ClassTextEncoder {
     private let tower: TextTower
     private let tokenizer: CLIPTokenizer
-    private let contextLength: Int
+    let contextLength: Int
     private let width: Int
     private let maxClasses: Int
     private let ids: UnsafeMutablePointer<Int32>
@@ -51,6 +51,9 @@ final class ClassTextEncoder {
     private var chunks: [Range<Int>] {
         stride(from: 0, to: count, by: tower.capacity).map { $0..<min($0 + tower.capacity, count) }
     }
+
+    /// The token ids (C, context) of the texts last set (what a coupled method conditions on each image).
+    var tokenIDs: UnsafePointer<Int32> { UnsafePointer(ids) }
 
     /// Tokenizes `texts`, one class each, for the forwards and backwards that follow.
     func setTexts(_ texts: [String]) {
