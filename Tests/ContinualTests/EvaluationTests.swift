@@ -86,6 +86,20 @@ final class EvaluationTests: XCTestCase {
         try assertRetrieval(trainer, records.last!)
     }
 
+    /// LPI-P on a 2-layer text tower: D = 2, fusion before layer 1.
+    private let lpip = ["model.random.text_layers=2", "method.lpi.depth=2", "method.lpi.tokens=2", "method.lpi.rank=2"]
+
+    func testLPIPClassificationConditionsTheClassTextsOnEachImage() throws {
+        let (trainer, records) = try run(config(method: "lpi-p", overrides: lpip))
+        try assertCoupledClassification(trainer, records.last!)
+    }
+
+    func testLPIPRetrievalRescoresEachQuerysBestCandidates() throws {
+        let (trainer, records) = try run(config(method: "lpi-p", overrides: lpip + ["evaluation.kind=retrieval",
+                                                                                    "evaluation.rerank_top_k=12"]))
+        try assertCoupledRetrieval(trainer, records.last!, k: 12)
+    }
+
     func testNoEvaluationWritesNoRecords() throws {
         let trainer = try Trainer(config: config(method: "zero-shot", overrides: ["evaluation.kind=none"]),
                                   group: ProcessGroup.world)
@@ -157,7 +171,125 @@ final class EvaluationTests: XCTestCase {
         }
     }
 
+    /// A coupled method's scores one image and one text at a time: stage A of the image alone (towers of capacity 1)
+    /// with the task its own keys predict, then each text conditioned on it.
+    private final class CoupledReference {
+        let trainer: Trainer
+        let towers: any CoupledTowers
+        let frozenVision: VisionTower
+        let loader: BatchLoader
+        var width: Int { trainer.model.config.projectionDim }
+
+        init(_ trainer: Trainer) throws {
+            self.trainer = trainer
+            let tokenizer = try CLIPTokenizer.bundled()
+            let method = try XCTUnwrap(trainer.method as? any CoupledStepMethod, "a coupled method")
+            towers = try method.makeCoupledTowers(model: trainer.model, startOfText: tokenizer.startOfText, capacity: 1)
+            frozenVision = VisionTower(model: trainer.model, capacity: 1, plan: .none)
+            loader = BatchLoader(dataset: trainer.testDataset, tokenizer: tokenizer, capacity: 1,
+                                 contextLength: trainer.model.config.text.contextLength)
+        }
+
+        /// Test sample `index`'s normalised image embedding and its predicted task; the texts that follow are
+        /// conditioned on it.
+        func image(_ index: Int) -> (embedding: [Float], promptTask: Int) {
+            loader.loadPixels([index])
+            let frozen = Array(UnsafeBufferPointer(start: frozenVision.forward(pixels: loader.pixels, batch: 1), count: width))
+            let k = trainer.taskKeys!.image.predict(features: frozen)[0]
+            var image = Array(UnsafeBufferPointer(start: towers.forwardImages(pixels: loader.pixels, tasks: [k],
+                                                                               values: trainer.parameters.values),
+                                                  count: width))
+            TaskKeys.normalizeRows(&image, width: width)
+            return (image, k)
+        }
+
+        /// The normalised embedding of `text` conditioned on the last image.
+        func conditioned(_ text: String) -> [Float] {
+            loader.loadTexts([text])
+            var row = Array(UnsafeBufferPointer(start: towers.forwardTexts(ids: loader.ids, count: 1, image: 0), count: width))
+            TaskKeys.normalizeRows(&row, width: width)
+            return row
+        }
+    }
+
     private func dot(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
+
+    /// Class-incremental accuracy when each class text is conditioned on the image it scores.
+    private func assertCoupledClassification(_ trainer: Trainer, _ record: EvaluationRecord,
+                                             file: StaticString = #filePath, line: UInt = #line) throws {
+        let reference = try CoupledReference(trainer)
+        let classes = Array(trainer.split.classesSeen(upTo: record.task))
+        let texts = classes.map { trainer.config.loss.template.replacingOccurrences(of: "{class}",
+                                                                                    with: trainer.dataset.classNames[$0]) }
+        for j in 0...record.task {
+            var right = 0, identity = 0
+            let indices = trainer.split.indices(ofTask: j, in: trainer.testDataset)
+            for index in indices {
+                let (image, k) = reference.image(index)
+                if k == j { identity += 1 }
+                let logits = texts.map { dot(image, reference.conditioned($0)) }
+                let predicted = logits.indices.reduce(0) { logits[$1] > logits[$0] ? $1 : $0 }
+                if classes[predicted] == trainer.testDataset.label(at: index) { right += 1 }
+            }
+            let scores = record.tasks[j]
+            XCTAssertEqual(scores.accuracy!, 100 * Double(right) / Double(indices.count), accuracy: 1e-9,
+                           "task \(j)'s accuracy against the one-sample reference", file: file, line: line)
+            XCTAssertEqual(scores.taskIdentity!, 100 * Double(identity) / Double(indices.count), accuracy: 1e-9,
+                           "task \(j)'s task identity", file: file, line: line)
+        }
+    }
+
+    /// Retrieval re-ranked as `Trainer.rescoreCandidates` says, by a loop: the unfused cosine ranks the gallery, each
+    /// query's k best (earlier index first on ties) are ordered by the fused score of their pair, and the ground truth's
+    /// rank is counted pessimistically.
+    private func assertCoupledRetrieval(_ trainer: Trainer, _ record: EvaluationRecord, k: Int,
+                                        file: StaticString = #filePath, line: UInt = #line) throws {
+        let unfused = try Reference(trainer, task: record.task), coupled = try CoupledReference(trainer)
+        let seen = (0...record.task).map { trainer.split.indices(ofTask: $0, in: trainer.testDataset) }
+        let samples = seen.flatMap { $0 }, n = samples.count
+        let images = samples.map { coupled.image($0).embedding }
+        let captions = samples.map { unfused.text(trainer.testDataset.caption(at: $0), promptTask: nil) }
+        let similarity = images.map { image in captions.map { dot(image, $0) } }
+        func fused(_ g: Int, _ h: Int) -> Float {
+            let image = coupled.image(samples[g]).embedding
+            return dot(image, coupled.conditioned(trainer.testDataset.caption(at: samples[h])))
+        }
+        func top(_ scores: [Float]) -> [Int] {
+            Array(scores.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }.prefix(k))
+        }
+        // Query q's rank of its own pair: `scores` the unfused row (or column), `pair(c)` the fused score with item c.
+        func rank(_ scores: [Float], _ q: Int, _ pair: (Int) -> Float) -> Int {
+            let candidates = top(scores)
+            if candidates.contains(q) {
+                let best = pair(q)
+                return 1 + candidates.filter { $0 != q && pair($0) >= best }.count
+            }
+            return k + 1 + scores.indices.filter { !candidates.contains($0) && $0 != q && scores[$0] >= scores[q] }.count
+        }
+        let imageRanks = (0..<n).map { g in rank(similarity[g], g) { fused(g, $0) } }
+        let textRanks = (0..<n).map { h in rank(similarity.map { $0[h] }, h) { fused($0, h) } }
+        XCTAssertNotEqual(imageRanks, try RetrievalRecall.bestRanks(similarity: similarity.flatMap { $0 }, rows: n, columns: n,
+                                                                    queries: .rows, relevant: (0..<n).map { [$0] }),
+                          "re-scoring changes some ranks", file: file, line: line)
+        var start = 0
+        for j in 0...record.task {
+            let queries = start..<(start + seen[j].count)
+            start += seen[j].count
+            func recall(_ ranks: [Int], _ cutoff: Int) -> Double {
+                100 * Double(queries.filter { ranks[$0] <= cutoff }.count) / Double(queries.count)
+            }
+            let scores = record.tasks[j]
+            for (cutoff, got, want) in [(1, scores.imageToText!.r1, recall(imageRanks, 1)),
+                                        (5, scores.imageToText!.r5, recall(imageRanks, 5)),
+                                        (10, scores.imageToText!.r10, recall(imageRanks, 10)),
+                                        (1, scores.textToImage!.r1, recall(textRanks, 1)),
+                                        (5, scores.textToImage!.r5, recall(textRanks, 5)),
+                                        (10, scores.textToImage!.r10, recall(textRanks, 10))] {
+                XCTAssertEqual(got, want, accuracy: 1e-9, "task \(j)'s re-ranked R@\(cutoff) against the loop's ranks",
+                               file: file, line: line)
+            }
+        }
+    }
 
     private func assertClassification(_ trainer: Trainer, _ record: EvaluationRecord,
                                       file: StaticString = #filePath, line: UInt = #line) throws {

@@ -97,6 +97,56 @@ final class RetrievalRecallTests: XCTestCase {
         }
     }
 
+    /// The k best of each row and column, ties by the lower index:
+    /// ```
+    /// img1's row 0.7 0.6 0.5 0.65 0.1 0.2 -> c0, c3, c1;   img2's 0.4 0.4 0.3 0.1 0.4 0.2 -> c0, c1, c4 (tied, by index)
+    /// c0's column 0.9 0.7 0.4 -> img0, img1;   k beyond the gallery keeps all of it
+    /// ```
+    func testTopCandidatesAreBestFirstWithTiesByIndex() {
+        let rows = RetrievalRecall.topCandidates(similarity: similarity, rows: 3, columns: 6, queries: .rows, k: 3)
+        XCTAssertEqual(rows, [[0, 2, 4], [0, 3, 1], [0, 1, 4]], "each image's 3 best captions")
+        let columns = RetrievalRecall.topCandidates(similarity: similarity, rows: 3, columns: 6, queries: .columns, k: 2)
+        XCTAssertEqual(columns, [[0, 1], [1, 2], [0, 1], [1, 0], [2, 0], [1, 2]], "each caption's 2 best images")
+        XCTAssertEqual(RetrievalRecall.topCandidates(similarity: similarity, rows: 3, columns: 6, queries: .columns, k: 9)[0],
+                       [0, 1, 2], "k capped at the gallery")
+        XCTAssertEqual(RetrievalRecall.topCandidates(similarity: similarity, rows: 3, columns: 6, queries: .rows, k: 0),
+                       [[], [], []], "no candidates")
+    }
+
+    /// Re-scored candidates come first in their new order; a relevant item outside them ranks after all of them.
+    /// ```
+    /// img1 (relevant c2, c3), candidates c0, c3, c1 re-scored 0.2, 0.9, 0.95: c3's 0.9 below c1's 0.95 -> rank 2
+    /// img2 (relevant c4, c5), candidates c0, c1 re-scored 0.5, 0.6 (c4 not among them): 2 + the others at >= 0.4
+    ///      outside them (none: c2 0.3, c3 0.1) -> rank 3
+    /// img0 (relevant c0, c1), candidates c0, c2 re-scored 0.1, 0.3: c2 above -> rank 2
+    /// ```
+    /// With no candidates this is `bestRanks`; with the whole gallery, `bestRanks` of the scores.
+    func testRerankedRanksPutTheRescoredCandidatesFirst() throws {
+        let captions = try RetrievalRecall.captionsOfImages(captionImages: captionImages, imageCount: 3)
+        let ranks = try RetrievalRecall.rerankedRanks(similarity: similarity, rows: 3, columns: 6, queries: .rows,
+                                                      candidates: [[0, 2], [0, 3, 1], [0, 1]],
+                                                      scores: [[0.1, 0.3], [0.2, 0.9, 0.95], [0.5, 0.6]], relevant: captions)
+        XCTAssertEqual(ranks, [2, 2, 3], "re-ranked image→text ranks")
+        let none = try RetrievalRecall.rerankedRanks(similarity: similarity, rows: 3, columns: 6, queries: .columns,
+                                                     candidates: Array(repeating: [], count: 6),
+                                                     scores: Array(repeating: [], count: 6),
+                                                     relevant: captionImages.map { [$0] })
+        XCTAssertEqual(none, try RetrievalRecall.bestRanks(similarity: similarity, rows: 3, columns: 6, queries: .columns,
+                                                           relevant: captionImages.map { [$0] }), "no candidates: bestRanks")
+        let fused: [Float] = (0..<18).map { Float(($0 * 7) % 11) / 10 }
+        let all = Array(repeating: Array(0..<6), count: 3)
+        let everything = try RetrievalRecall.rerankedRanks(similarity: similarity, rows: 3, columns: 6, queries: .rows,
+                                                           candidates: all,
+                                                           scores: (0..<3).map { i in Array(fused[(i * 6)..<(i * 6 + 6)]) },
+                                                           relevant: captions)
+        XCTAssertEqual(everything, try RetrievalRecall.bestRanks(similarity: fused, rows: 3, columns: 6, queries: .rows,
+                                                                 relevant: captions), "every item re-scored: bestRanks of the scores")
+        XCTAssertTrue(message { try RetrievalRecall.rerankedRanks(similarity: similarity, rows: 3, columns: 6, queries: .rows,
+                                                                 candidates: [[0, 0], [], []], scores: [[0, 0], [], []],
+                                                                 relevant: captions) }.contains("query 0 has candidates [0, 0]"),
+                      "repeated candidates are refused")
+    }
+
     func testBadInputsThrowClearErrors() {
         XCTAssertEqual(message { try RetrievalRecall.bestRanks(similarity: [1, 2, 3], rows: 2, columns: 2, queries: .rows,
                                                                relevant: [[0], [1]]) },

@@ -12,7 +12,6 @@ final class InspectCommandTests: XCTestCase {
     /// Every method of `MethodSection.Name`, in its order.
     private let methods = ["zero-shot", "vpt-seq", "l2p", "s-prompts", "maple", "dcp", "lpi-m", "lpi-p", "dp", "cp",
                            "mpl", "vpt-nsp2", "clip-nsp2"]
-    private let notImplemented: Set = ["lpi-p"]
 
     /// openai/clip-vit-base-patch16 as transformers counts it (`sum(p.numel() for p in model.parameters())`).
     private let backbone = 149_620_737
@@ -96,7 +95,7 @@ final class InspectCommandTests: XCTestCase {
             XCTAssertEqual(row.count, 1, "one row for \(method):\n\(result.stdout)")
             guard let text = row.first else { continue }
             XCTAssertEqual(text.hasPrefix("* "), method == "lpi-m", "only method.name's row is marked: \(text)")
-            XCTAssertEqual(text.hasSuffix("not implemented"), notImplemented.contains(method), "row of \(method): \(text)")
+            XCTAssertFalse(text.hasSuffix("not implemented"), "every method is built: \(text)")
         }
         let maple = lines.first { $0.dropFirst(2).hasPrefix("maple ") } ?? ""
         XCTAssertTrue(maple.contains("3.56M") && maple.contains("2.3761%"), "MaPLe in millions, % of backbone: \(maple)")
@@ -120,6 +119,9 @@ final class InspectCommandTests: XCTestCase {
             // D1 (9 x 4), vision (16 x 4) and (768 x 4), text (16 x 4) and (512 x 4), per task
             "lpi-m": (12 * (9 * 4 + 16 * 4 + 768 * 4 + 16 * 4 + 512 * 4), 9 * 4 + 16 * 4 + 768 * 4 + 16 * 4 + 512 * 4),
             "dp": (12 * (9 * 4 + 16 * 4 + 768 * 4 + 16 * 4 + 512 * 4), 9 * 4 + 16 * 4 + 768 * 4 + 16 * 4 + 512 * 4),
+            // LPI-M's, then the CPF maps' factors: VIS (8 x 4, 513 x 4, 768 x 4) and TEXT (8 x 4, 769 x 4, 512 x 4)
+            "lpi-p": (12 * (5_284 + 8 * 4 + 513 * 4 + 768 * 4 + 8 * 4 + 769 * 4 + 512 * 4),
+                      5_284 + 8 * 4 + 513 * 4 + 768 * 4 + 8 * 4 + 769 * 4 + 512 * 4),
             "cp": (12 * 9 * 16 * (768 + 512), 9 * 16 * (768 + 512)),    // full prompts, 9 layers x 16 tokens, both towers
             // 1 text token x 9 layers; 1 coupling at layer 0 and 2 at each of layers 1-8, 512 -> 768 with bias; shared
             "mpl": (9 * 512 + 17 * (768 * 512 + 768), 9 * 512 + 17 * (768 * 512 + 768)),
@@ -138,10 +140,6 @@ final class InspectCommandTests: XCTestCase {
             XCTAssertEqual(double(row, "percent_per_task"), 100 * Double(perTask) / Double(backbone), accuracy: 1e-9,
                            "\(method) percent per task")
         }
-        for method in notImplemented {
-            XCTAssertEqual(rows[method]?["implemented"] as? Bool, false, "\(method) not implemented")
-            XCTAssertTrue(rows[method]?["parameters"] is NSNull, "\(method) has null parameters: \(rows[method] ?? [:])")
-        }
         XCTAssertEqual(rows.filter { $0.value["selected"] as? Bool == true }.map(\.key), ["lpi-m"], "method.name selected")
     }
 
@@ -156,6 +154,9 @@ final class InspectCommandTests: XCTestCase {
                        accuracy: 1e-6 * zeroShotGFLOPs, "vpt-seq: 4 more tokens in 12 vision layers")
         XCTAssertEqual(double(rows["lpi-m"], "gflops"), zeroShotGFLOPs + visionPromptGFLOPs(16),
                        accuracy: 1e-6 * zeroShotGFLOPs, "lpi-m: 16 more vision tokens from layer 0 on, text still 77")
+        // LPI-P: LPI-M's pair and the fusion maps at layers 1-8, 16 rows each way: 8 x 2 x (2 x 16 x 512 x 768).
+        XCTAssertEqual(double(rows["lpi-p"], "gflops"), double(rows["lpi-m"], "gflops") + 8 * 4 * 16 * 768 * 512 / 1e9,
+                       accuracy: 1e-6 * zeroShotGFLOPs, "lpi-p: lpi-m's pair and CPF's VIS and TEXT maps")
         // L2P: 5 x 5 selected tokens, plus a frozen image pass for the queries.
         XCTAssertEqual(double(rows["l2p"], "gflops"), zeroShotGFLOPs + visionPromptGFLOPs(25) + visionGFLOPs,
                        accuracy: 1e-6 * zeroShotGFLOPs, "l2p: 25 prompt tokens and the query pass")

@@ -178,13 +178,44 @@ final class MethodTrainingTests: XCTestCase {
         try assertRankInvariant("lpi-m", settings: ["loss.kind=text-classifier"], extraFiles: ["task_keys.safetensors"])
     }
 
-    func testAMethodNotBuiltYetIsRefusedByName() throws {
+    /// summary.json without its timings and rank count.
+    private func scores(_ out: URL) throws -> NSDictionary {
+        let data = try Data(contentsOf: out.appendingPathComponent("summary.json"))
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        return object.filter { !["wall_seconds", "evaluation_seconds", "ranks"].contains($0.key) } as NSDictionary
+    }
+
+    /// LPI-P runs its own step (`CoupledStep`): with the contrastive loss each of 2 ranks conditions the 16 gathered
+    /// captions (2 chunks of its 8) on its 8 images and the logit rows are gathered, against 1 chunk of 16 on one rank;
+    /// with the text classifier, 24 class texts on each image, in 2 chunks on one rank and 3 on each of 2. The
+    /// retrieval evaluation re-scores candidates on the rank that holds the image and gathers the scores: the same
+    /// recalls on 1 and 2 ranks; so is the classification's accuracy.
+    func testLPIPIsRankInvariantForBothLossesAndEvaluations() throws {
+        let cases = [["evaluation.kind=retrieval", "evaluation.rerank_top_k=5"],
+                     ["loss.kind=text-classifier", "method.lpi.fusion_normalization=layer_norm"]]
+        for settings in cases {
+            let out = try assertRankInvariant("lpi-p", settings: settings, extraFiles: ["task_keys.safetensors"])
+            let ranked = scratch.appendingPathComponent("lpi-p-np2")
+            XCTAssertEqual(try scores(ranked), try scores(out), "\(settings): the evaluations on 2 ranks")
+            let tensors = try tensors(out, "prompts.safetensors")
+            let layerNorm = settings.contains("method.lpi.fusion_normalization=layer_norm")
+            XCTAssertEqual(tensors.keys.filter { $0.hasPrefix("lpi.task1.") }.count, 5, "\(settings): task 1's LPI-M tensors")
+            XCTAssertEqual(tensors.keys.filter { $0.hasPrefix("cpf.task1.") }.count, layerNorm ? 10 : 6,
+                           "\(settings): task 1's fusion tensors")
+            XCTAssertEqual(tensors["cpf.task1.vision.d2"]?.count, (32 + 1) * 2, "the vision map's D2, (d_l + 1, r)")
+            try FileManager.default.removeItem(at: out)
+            try FileManager.default.removeItem(at: ranked)
+        }
+    }
+
+    func testLPIPWithOnePromptedLayerIsAConfigError() throws {
         let config = scratch.appendingPathComponent("config.toml")
         try Data(tinyConfig.utf8).write(to: config)
         let result = try TrainJob.run(config: config, out: scratch.appendingPathComponent("lpi-p"), ranks: nil,
-                                      overrides: ["method.name=lpi-p"])
+                                      overrides: ["method.name=lpi-p", "method.lpi.depth=1"])
         XCTAssertEqual(result.status, 2, "a config error")
-        XCTAssertTrue(result.stderr.contains("method.name") && result.stderr.contains("\"lpi-p\" is not implemented"),
-                      "the error names the key and the method: \(result.stderr)")
+        XCTAssertTrue(result.stderr.contains("method.lpi.depth") && result.stderr.contains("outside 2...2")
+                      && result.stderr.contains("fusion needs two prompted layers"),
+                      "the error names the key and why: \(result.stderr)")
     }
 }

@@ -89,6 +89,25 @@ final class ResumeTests: XCTestCase {
             }
     }
 
+    /// LPI-P (its own step through `CoupledStep`; the fusion factors trainable tensors like LPI-M's, Adam's moments
+    /// of the task in progress with them): stopped mid-task on 2 ranks and resumed, it ends bitwise as the run never
+    /// stopped.
+    func testLPIPStoppedMidTaskResumesBitwise() throws {
+        let overrides = ["method.name=lpi-p", "model.random.text_layers=2", "method.lpi.depth=2", "method.lpi.tokens=2",
+                         "method.lpi.rank=2"]
+        let never = try train("lpip-never", ranks: 2, overrides)
+        XCTAssertEqual(never.status, 0, "the uninterrupted run:\n\(never.stderr)")
+        let stopped = try train("lpip-stopped", ranks: 2, overrides, environment: ["PROMPTCL_INJECT_FAILURE": "1:15:signal"])
+        XCTAssertEqual(stopped.status, 75, "a stop signal ends the job with 75:\n\(stopped.stderr)")
+        XCTAssertEqual(checkpoints(stopped), ["step-00000016", "step-00000012-task-000-end"], "stopped in task 2")
+        let resumed = try train("lpip-stopped", ranks: 2, overrides, resume: "auto")
+        XCTAssertEqual(resumed.status, 0, "the resumed run:\n\(resumed.stderr)")
+        for file in ["prompts.safetensors", "task_keys.safetensors"] {
+            XCTAssertEqual(try bytes(resumed, file), try bytes(never, file), "\(file): bitwise the run never stopped")
+        }
+        XCTAssertEqual(try scores(resumed), try scores(never), "summary.json's scores: those of the run never stopped")
+    }
+
     func testAStopSignalMidTaskThenResumeEndsBitwiseLikeTheRunNeverStopped() throws {
         let overrides = ["method.name=vpt-nsp2"]
         let never = try train("never", ranks: 2, overrides)

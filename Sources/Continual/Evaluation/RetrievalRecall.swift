@@ -61,6 +61,7 @@ public enum RetrievalRecall {
         precondition(similarity.count == rows * columns && k >= 0, "top \(k) of a \(rows) x \(columns) matrix of \(similarity.count)")
         let (queryCount, galleryCount) = queries == .rows ? (rows, columns) : (columns, rows)
         let stride = queries == .rows ? 1 : columns, kept = min(k, galleryCount)
+        guard kept > 0 else { return Array(repeating: [], count: queryCount) }
         return similarity.withUnsafeBufferPointer { values in
             (0..<queryCount).map { q in
                 let base = queries == .rows ? q * columns : q

@@ -53,8 +53,9 @@ struct MethodFootprint: Encodable {
         built.declare(into: &layout)
         parameters = layout.count
         parametersPerTask = built.trainedRange(task: 0, in: layout).count
+        let fusion = (built as? LowRankPromptFusion).map { (layers: $0.fusedLayers, tokens: $0.settings.tokens) }
         gflops = PairForwardFlops(config: model, visionPlan: built.visionPlan, textPlan: built.textPlan,
-                                  frozenImageQueries: built.needsImageQueries).total / 1e9
+                                  frozenImageQueries: built.needsImageQueries, fusion: fusion).total / 1e9
     }
 
     enum CodingKeys: String, CodingKey {

@@ -12,7 +12,11 @@ import CLIP
 ///                                          inserted at layer 0 take t_0 of the caption's positions (TextTower)
 ///        + 2 D_t E                         text_projection of the end-of-text row
 /// queries  vision with no prompts          for a method that picks its prompts from frozen image features (L2P)
+/// fusion   (D - 1) 2 (2 L D_t D_v)         LPI-P's cross-modal prompt fusion: at each fused layer, VIS maps the L
+///                                          text prompt rows to D_v and TEXT the L vision rows to D_t
 /// ```
+/// (LPI-P's pair is the paper's: the two towers in lock-step. promptcl runs the text prefix of stage A once per
+/// image and the conditioned caption once per pair, which for a batch of B pairs costs B prefixes more.)
 /// Left out: LayerNorms, biases, activations, softmax, residual and positional adds, the token lookup (all
 /// O(T D) per layer, under 1% at ViT-B/16); building the prompts (MaPLe's couplings, LPI's low-rank
 /// composition: once per batch, not per pair); L2P's key matching and the pair's cosine. promptcl's own
@@ -25,12 +29,19 @@ struct PairForwardFlops {
     let vision: Double
     let text: Double
     let queries: Double
-    var total: Double { vision + text + queries }
+    let fusion: Double
+    var total: Double { vision + text + queries + fusion }
 
-    init(config: CLIPConfig, visionPlan: PromptPlan, textPlan: PromptPlan, frozenImageQueries: Bool) {
+    /// `fusion`: LPI-P's fused layers (D - 1) and prompt tokens per layer (L); nil for the other methods.
+    init(config: CLIPConfig, visionPlan: PromptPlan, textPlan: PromptPlan, frozenImageQueries: Bool,
+         fusion: (layers: Int, tokens: Int)? = nil) {
         vision = Self.vision(config, plan: visionPlan)
         text = Self.text(config, plan: textPlan)
         queries = frozenImageQueries ? Self.vision(config, plan: .none) : 0
+        self.fusion = fusion.map {
+            Double($0.layers) * 4 * Double($0.tokens) * Double(config.vision.encoder.hiddenSize)
+                * Double(config.text.encoder.hiddenSize)
+        } ?? 0
     }
 
     private static func vision(_ config: CLIPConfig, plan: PromptPlan) -> Double {
