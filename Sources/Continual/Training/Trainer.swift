@@ -11,7 +11,8 @@ import Prompting
 ///   each step, on rank r with its n = B / P samples:
 ///     gradients = 0
 ///     image = vision(pixels; prompts)  -> objective over the global batch -> backward into the gradients
-///       (text-classifier: the class texts through the text prompts of task t too: `Trainer+Step`)
+///       (text-classifier: the class texts through the text prompts of task t too: `Trainer+Step`;
+///        a `CoupledStepMethod`, LPI-P, runs its own towers, texts conditioned on each image: `Trainer+CoupledStep`)
 ///     all-reduce(gradients)                         one call over the flat buffer
 ///     loss += method.addPromptLoss(values)          replicated values: added once, after the all-reduce
 ///     clip(gradients, max_grad_norm);  optimizer.step(values, gradients, lr(t, e + step / steps),
@@ -325,9 +326,10 @@ public final class Trainer {
     }
 
     /// The prompts every site of both towers holds for `task`'s samples, as `embed --prompts` reads them;
-    /// nil when a site's values differ per sample (chosen per input: L2P) and so have no one value to write.
+    /// nil when a site's values differ per sample (chosen per input: L2P; fused with each image: LPI-P) and so have
+    /// no one value to write.
     public func promptSet(task: Int) -> PromptSet? {
-        guard !method.needsImageQueries else { return nil }
+        guard !method.needsImageQueries && coupled == nil else { return nil }
         method.prepare(values: parameters.values, batch: PromptBatch(count: 1, task: task))
         func materialise(_ values: [PromptValues], _ plan: PromptPlan, width: Int) -> [[Float]]? {
             guard values.allSatisfy({ $0.batchStride == 0 }) else { return nil }
