@@ -8,7 +8,7 @@ public struct SafetensorsError: Error, CustomStringConvertible {
     public let url: URL?
     public let problem: String
 
-    init(_ url: URL?, _ problem: String) {
+    public init(_ url: URL?, _ problem: String) {
         self.url = url
         self.problem = problem
     }

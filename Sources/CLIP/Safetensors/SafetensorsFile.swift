@@ -26,6 +26,14 @@ public struct SafetensorsFile: Sendable {
         metadata = header.metadata
     }
 
+    /// A file's bytes already in memory (a checkpoint rank 0 read and broadcast); `url` names it in errors.
+    public init(bytes: Data, url: URL) throws {
+        self.url = url
+        contents = bytes
+        header = try contents.withUnsafeBytes { try SafetensorsHeader(file: $0, url: url) }
+        metadata = header.metadata
+    }
+
     /// The tensors' names, sorted.
     public var tensorNames: [String] { header.tensors.keys.sorted() }
 

@@ -16,7 +16,7 @@ extension ConfigValue {
     }
 
     /// The value as TOML writes it after `key = `.
-    private var inlineTOML: String {
+    var inlineTOML: String {
         switch self {
         case let .integer(value):
             return "\(value)"

@@ -16,6 +16,7 @@ import Numerics
 /// [evaluation]   kind, test_samples, forgetting        after each task, on the test split (EvaluationSection)
 /// [optimizer]    kind, lr, ...                         OptimizerConfig (torch's defaults)
 /// [schedule]     kind, warmup_epochs, ...              LearningRateSchedule, over each task's epochs
+/// [checkpoint]   every_steps, every_minutes, keep_last when checkpoints are written (CheckpointSection)
 /// ```
 public struct TrainingConfig: Codable, Equatable, Sendable {
     /// Seeds everything random in a run: the random model, the data, the class order, the prompts'
@@ -30,6 +31,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var evaluation = EvaluationSection()
     public var optimizer = OptimizerConfig(kind: .adam, lr: 0.01)
     public var schedule = LearningRateSchedule(kind: .cosine)
+    public var checkpoint = CheckpointSection()
 
     public init() {}
 
@@ -44,6 +46,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         try loss.validate()
         try train.validate()
         try evaluation.validate()
+        try checkpoint.validate()
         do {
             try optimizer.validate()
             try schedule.validate(totalEpochs: Double(tasks.epochs))

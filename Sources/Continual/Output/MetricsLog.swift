@@ -8,11 +8,25 @@ final class MetricsLog {
     private let handle: FileHandle
     private let encoder: JSONEncoder
 
-    /// Creates the file; refuses to replace one that exists (a finished run's record is never overwritten).
-    init(url: URL) throws {
+    /// Creates the file, or with `appending` opens it at its end (creating it when missing): a resumed run
+    /// adds to its earlier lines and never rewrites them.
+    init(url: URL, appending: Bool = false) throws {
         self.url = url
-        guard FileManager.default.createFile(atPath: url.path, contents: nil), let handle = FileHandle(forWritingAtPath: url.path) else {
+        let exists = appending && FileManager.default.fileExists(atPath: url.path)
+        guard exists || FileManager.default.createFile(atPath: url.path, contents: nil),
+              let handle = FileHandle(forUpdatingAtPath: url.path) else {
             throw TrainingError("\(url.path): cannot create the metrics file")
+        }
+        do {
+            // A line torn by a killed process is closed, so the next event starts on a line of its own.
+            if try handle.seekToEnd() > 0 {
+                try handle.seek(toOffset: try handle.offset() - 1)
+                if try handle.read(upToCount: 1) != Data([UInt8(ascii: "\n")]) {
+                    try handle.write(contentsOf: Data([UInt8(ascii: "\n")]))
+                }
+            }
+        } catch {
+            throw TrainingError("\(url.path): cannot open the metrics file for appending: \(error.localizedDescription)")
         }
         self.handle = handle
         encoder = JSONEncoder()

@@ -6,7 +6,8 @@ import Prompting
 /// ```
 /// DIR/config.toml           the config as used, every key
 /// DIR/metrics.jsonl         one line per event: run, task_start, step, task_end, task_keys, null_space,
-///                           evaluation, end   (MetricsLog)
+///                           evaluation, checkpoint, resume, end   (MetricsLog; a resumed run appends)
+/// DIR/checkpoints/          rank 0's checkpoints (CheckpointStore, written by the trainer)
 /// DIR/summary.json          at the end, from the evaluations: accuracy matrix, average and final accuracy,
 /// DIR/report.md             forgetting, recall for retrieval (RunReport: RunSummary, ReportMarkdown,
 /// DIR/recall.svg            RecallPlot)
@@ -34,7 +35,9 @@ public final class RunRecorder: TrainingObserver {
     private let started = Date()
 
     /// Creates `directory` if needed, writes config.toml and starts metrics.jsonl with a "run" line.
-    public init(directory: URL, config: TrainingConfig, configTOML: String, ranks: Int,
+    /// `continuing`: the run goes on in a directory that may hold its earlier part (`--resume`): metrics.jsonl is
+    /// appended to instead of refused.
+    public init(directory: URL, config: TrainingConfig, configTOML: String, ranks: Int, continuing: Bool = false,
                 print: @escaping (String) -> Void) throws {
         self.directory = directory
         self.config = config
@@ -48,7 +51,7 @@ public final class RunRecorder: TrainingObserver {
             throw TrainingError("\(directory.path): cannot create the output directory: \(error.localizedDescription)")
         }
         let metricsURL = directory.appendingPathComponent("metrics.jsonl")
-        guard !files.fileExists(atPath: metricsURL.path) else {
+        guard continuing || !files.fileExists(atPath: metricsURL.path) else {
             throw TrainingError("\(directory.path) already holds a run (metrics.jsonl): choose another --out "
                                 + "or move it away")
         }
@@ -57,7 +60,7 @@ public final class RunRecorder: TrainingObserver {
         } catch {
             throw TrainingError("\(directory.path)/config.toml: cannot write: \(error.localizedDescription)")
         }
-        metrics = try MetricsLog(url: metricsURL)
+        metrics = try MetricsLog(url: metricsURL, appending: continuing)
         try metrics.write("run", RunStart(method: methodName, ranks: ranks, seed: config.seed,
                                           globalBatch: config.train.globalBatch))
     }
@@ -116,13 +119,7 @@ public final class RunRecorder: TrainingObserver {
     public func taskKeysFitted(_ record: TaskKeysRecord, image: TaskKeys, text: TaskKeys) throws {
         var writer = SafetensorsWriter(metadata: ["format": "promptcl-task-keys", "method": methodName,
                                                   "tasks": String(image.taskCount)])
-        for (modality, keys) in [("image", image), ("text", text)] {
-            for task in 0..<keys.taskCount {
-                let rows = keys.owners.indices.filter { keys.owners[$0] == task }
-                let values = rows.flatMap { keys.centroids[($0 * keys.width)..<(($0 + 1) * keys.width)] }
-                try writer.add("\(modality).task\(task)", shape: [rows.count, keys.width], floats: values)
-            }
-        }
+        try TaskKeysTensors.add(image: image, text: text, to: &writer)
         try writer.write(to: directory.appendingPathComponent("task_keys.safetensors"))
         try metrics.write("task_keys", record)
         print("task keys after task \(record.task + 1): \(record.centroids) centroids per modality from \(record.samples) "
@@ -144,6 +141,25 @@ public final class RunRecorder: TrainingObserver {
             line += ", task identity \(identity.map { String(format: "%.1f", $0) }.joined(separator: " "))%"
         }
         print(line + " in \(ProgressLine.duration(record.seconds))")
+    }
+
+    /// Writes a "checkpoint" metrics line and prints where it went.
+    public func checkpointWritten(_ record: CheckpointRecord) throws {
+        try metrics.write("checkpoint", record)
+        print("checkpoint \(CheckpointStore.folderName)/\(record.name) written (\(record.reason.rawValue), "
+              + "step \(record.globalStep))")
+    }
+
+    /// Writes a "resume" metrics line and takes the evaluations of the tasks before the checkpoint (the summary
+    /// covers the whole run).
+    public func resumed(_ record: ResumeRecord, evaluations: [EvaluationRecord]) throws {
+        self.evaluations = evaluations
+        taskCount = record.taskCount
+        try metrics.write("resume", record)
+        let next = record.task == record.taskCount ? "the run had finished"
+            : "task \(record.task + 1), epoch \(record.epoch + 1), step \(record.step + 1) next"
+        print("resumed from \(record.checkpoint) (\(record.reason.rawValue)): \(next), \(record.globalStep) steps done; "
+              + "written on \(record.savedRanks) rank(s), going on with \(record.ranks)")
     }
 
     /// Writes the "end" line with the run's wall time and, when the run evaluated, summary.json, report.md and

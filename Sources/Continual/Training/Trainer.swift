@@ -48,7 +48,13 @@ public final class Trainer {
     let loader: BatchLoader
     let testLoader: BatchLoader
     let objective: TrainingObjective
+    /// Where rank 0 writes checkpoints (`OUT/checkpoints`); nil: none are written (a stop signal still stops).
+    public var checkpoints: CheckpointStore?
+    /// The evaluations after each finished task (rank 0; empty on the others), kept in checkpoints.
+    var evaluations: [EvaluationRecord] = []
     private var globalStep = 0
+    /// When rank 0 last wrote a checkpoint (or the run started), for `checkpoint.every_minutes`.
+    private var lastCheckpoint = Date()
 
     /// Builds the model, data, method and buffers of `config` for `group`'s rank; nothing is trained yet.
     /// Throws when the config does not fit the job (the global batch does not divide over the ranks) or a
@@ -171,21 +177,31 @@ public final class Trainer {
         }
     }
 
-    /// Trains every task in order.
-    public func run() throws {
+    /// Trains every task in order, from the start or from `checkpoint` (the same on every rank:
+    /// `Checkpoint.shared`). Throws `TrainingStopped` on every rank, after rank 0 wrote a checkpoint, when a
+    /// stop signal reached any rank.
+    public func run(resumingFrom checkpoint: Checkpoint? = nil) throws {
         try agreeOnSchedule()
         let samplers = try (0..<split.taskCount).map { try sampler(task: $0) }
         let totalSteps = samplers.reduce(0) { $0 + $1.batchCount } * config.tasks.epochs
-        globalStep = 0
-        for (task, sampler) in samplers.enumerated() {
-            try train(task: task, sampler: sampler, totalSteps: totalSteps)
+        let resume = try checkpoint.map { try restore($0) }
+        globalStep = resume?.position.globalStep ?? 0
+        lastCheckpoint = Date()
+        StopSignals.install()
+        for (task, sampler) in samplers.enumerated() where task >= resume?.position.task ?? 0 {
+            try train(task: task, sampler: sampler, totalSteps: totalSteps,
+                      resuming: resume?.position.task == task ? resume : nil)
             if method.selectsByTask { try fitTaskKeys(task: task, indices: sampler.indices) }
             if config.evaluation.kind != .none, let record = try evaluate(after: task) {
+                evaluations.append(record)
                 try observer?.evaluationFinished(record)
             }
             if task < samplers.count - 1, let nullSpace = method as? NullSpacePromptTuning {
                 try updateNullSpace(after: task, method: nullSpace, indices: sampler.indices)
             }
+            try saveCheckpoint(.endOfTask, position: TrainingPosition(task: task + 1, globalStep: globalStep),
+                               optimizer: nil)
+            lastCheckpoint = Date()
         }
     }
 
@@ -207,26 +223,29 @@ public final class Trainer {
         Array(config.loss.classes == .task ? split.classes(ofTask: task) : split.classesSeen(upTo: task))
     }
 
-    private func train(task: Int, sampler: ShardedSampler, totalSteps: Int) throws {
-        let started = Date()
+    /// Trains `task`'s epochs, from their start or from `resuming`'s position; after every step, the
+    /// checkpoint triggers (`checkpointIfDue`).
+    private func train(task: Int, sampler: ShardedSampler, totalSteps: Int, resuming: ResumePoint?) throws {
+        var position = resuming?.position ?? TrainingPosition(task: task, globalStep: globalStep)
+        let started = Date().addingTimeInterval(-position.taskSeconds)
         let epochs = config.tasks.epochs, steps = sampler.batchCount
         let classes = classesInPlay(task: task)
-        try observer?.taskStarted(TaskStart(task: task, taskCount: split.taskCount, classes: Array(split.classes(ofTask: task)),
-                                        samples: sampler.indices.count, epochs: epochs, stepsPerEpoch: steps))
+        if resuming == nil {
+            try observer?.taskStarted(TaskStart(task: task, taskCount: split.taskCount,
+                                                classes: Array(split.classes(ofTask: task)), samples: sampler.indices.count,
+                                                epochs: epochs, stepsPerEpoch: steps))
+        }
         if case .textClassifier(let classifier) = objective {
             classifier.setClasses(textEmbeddings: classTextEmbeddings(classes, promptTask: task), count: classes.count)
         }
         let range = method.trainedRange(task: task, in: parameters.layout)
         let optimizer = Optimizer(config: config.optimizer, parameterCount: range.count)
-        var lastEpochLoss: Float = 0
+        if let state = resuming?.optimizer { try optimizer.restore(state) }
         // A method with nothing to train (zero-shot CLIP) takes no steps.
-        for epoch in 0..<(range.isEmpty ? 0 : epochs) {
-            var epochLoss: Float = 0
-            for (step, local) in sampler.localBatches(epoch: epoch, rank: group.rank).enumerated() {
-                if let failure = injectedFailure, failure.rank == group.rank, failure.globalStep == globalStep {
-                    throw TrainingError("injected failure at global step \(globalStep) "
-                                        + "(\(InjectedFailure.environmentKey)=\(failure.rank):\(failure.globalStep))")
-                }
+        for epoch in position.epoch..<(range.isEmpty ? position.epoch : epochs) {
+            let firstStep = position.step
+            for (step, local) in sampler.localBatches(epoch: epoch, rank: group.rank).enumerated() where step >= firstStep {
+                try injectedFailure?.killIfDue(rank: group.rank, globalStep: globalStep, during: .step)
                 let progress = Double(epoch) + Double(step) / Double(steps)
                 let lr = config.schedule.rate(base: config.optimizer.lr, epoch: progress, totalEpochs: Double(epochs))
                 let outcome = try self.step(task: task, local: local, globalCount: config.train.globalBatch,
@@ -235,19 +254,56 @@ public final class Trainer {
                     throw TrainingError("the loss is \(outcome.loss) at task \(task), epoch \(epoch), step \(step): "
                                         + "stopping (lower optimizer.lr or set train.max_grad_norm)")
                 }
-                epochLoss += outcome.loss
                 try observer?.stepFinished(StepRecord(
                     task: task, epoch: epoch, step: step, stepsPerEpoch: steps, globalStep: globalStep,
                     totalSteps: totalSteps, loss: outcome.loss, lr: lr, gradNorm: outcome.gradNorm,
                     images: config.train.globalBatch, stepSeconds: outcome.seconds,
                     allreduceSeconds: outcome.allreduceSeconds))
                 globalStep += 1
+                position.globalStep = globalStep
+                position.epochLossSum += outcome.loss
+                position.step = step + 1
+                if position.step == steps {
+                    position.lastEpochLoss = position.epochLossSum / Float(steps)
+                    (position.epoch, position.step, position.epochLossSum) = (epoch + 1, 0, 0)
+                }
+                position.taskSeconds = Date().timeIntervalSince(started)
+                try checkpointIfDue(position, optimizer: optimizer, range: range)
             }
-            lastEpochLoss = epochLoss / Float(steps)
         }
         try observer?.taskFinished(TaskEnd(task: task, steps: range.isEmpty ? 0 : steps * epochs,
-                                           seconds: Date().timeIntervalSince(started), lastEpochLoss: lastEpochLoss),
+                                           seconds: Date().timeIntervalSince(started),
+                                           lastEpochLoss: position.lastEpochLoss),
                                    parameters: parameters, prompts: promptSet(task: task))
+    }
+
+    /// After a step, at `position`: every rank learns whether a stop signal reached any rank and whether rank 0's
+    /// `checkpoint.every_minutes` clock ran out (one all-reduce of two integers); on a stop, rank 0 writes a
+    /// checkpoint, all ranks meet, and all throw `TrainingStopped`; otherwise a checkpoint is written when
+    /// `checkpoint.every_steps` divides the global step or the minutes ran out.
+    private func checkpointIfDue(_ position: TrainingPosition, optimizer: Optimizer, range: Range<Int>) throws {
+        let settings = config.checkpoint
+        let minutesUp = group.isRoot && settings.everyMinutes > 0
+            && Date().timeIntervalSince(lastCheckpoint) >= settings.everyMinutes * 60
+        var flags: [Int32] = [StopSignals.received, minutesUp ? 1 : 0]
+        group.allreduce(&flags, .max)
+        let reason: CheckpointReason
+        if flags[0] != 0 {
+            reason = .signal
+        } else if settings.everySteps > 0 && position.globalStep % settings.everySteps == 0 {
+            reason = .everySteps
+        } else if flags[1] != 0 {
+            reason = .everyMinutes
+        } else {
+            return
+        }
+        let name = try saveCheckpoint(reason, position: position, optimizer: (optimizer, range))
+        lastCheckpoint = Date()
+        if reason == .signal {
+            group.barrier()
+            throw TrainingStopped(signal: flags[0], checkpoint: checkpoints.map { $0.directory.appendingPathComponent(name).path } ?? "(none: no output directory)",
+                                  globalStep: position.globalStep)
+        }
     }
 
     /// The prompts every site of both towers holds for `task`'s samples, as `embed --prompts` reads them;

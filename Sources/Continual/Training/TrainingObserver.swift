@@ -16,6 +16,15 @@ public protocol TrainingObserver: AnyObject {
     func taskKeysFitted(_ record: TaskKeysRecord, image: TaskKeys, text: TaskKeys) throws
     /// The evaluation after a task (`Trainer.evaluate(after:)`), over every task seen so far.
     func evaluationFinished(_ record: EvaluationRecord) throws
+    /// Rank 0 wrote a checkpoint (`Trainer.saveCheckpoint`).
+    func checkpointWritten(_ record: CheckpointRecord) throws
+    /// The run goes on from a checkpoint; `evaluations` are those of the tasks before it.
+    func resumed(_ record: ResumeRecord, evaluations: [EvaluationRecord]) throws
+}
+
+extension TrainingObserver {
+    public func checkpointWritten(_ record: CheckpointRecord) throws {}
+    public func resumed(_ record: ResumeRecord, evaluations: [EvaluationRecord]) throws {}
 }
 
 public struct TaskStart: Encodable, Sendable {

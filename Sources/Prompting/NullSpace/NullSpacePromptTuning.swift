@@ -32,6 +32,9 @@ public final class NullSpacePromptTuning: PromptMethod {
     public private(set) var factors: [LayerNullSpaceFactors] = []
     /// P1 and P2 per prompted layer, built from `factors`.
     public private(set) var projectors: [(channel: NullSpaceProjector, token: NullSpaceProjector)] = []
+    /// L_LN's reference: the whole trainable buffer as `adopt` last saw it (a checkpoint keeps it, so that a run
+    /// resumed mid-task rebuilds the same loss); empty before the first collection.
+    public private(set) var referenceValues: [Float] = []
     private var projection: PromptUpdateProjection?
     private var distributionLoss: PromptStatisticsLoss?
 
@@ -84,6 +87,7 @@ public final class NullSpacePromptTuning: PromptMethod {
         }
         factors = merged
         projectors = built
+        referenceValues = Array(UnsafeBufferPointer(start: values.storage, count: values.layout.count))
         projection = PromptUpdateProjection(layers: projectionLayers)
         distributionLoss = PromptStatisticsLoss(previous: values.storage, slices: slices,
                                                 weight: settings.distributionLossWeight,
