@@ -11,16 +11,19 @@
 #   OPENBLAS_NUM_THREADS   threads per rank; default $SLURM_CPUS_PER_TASK, else 1
 #
 # Pre-emption: Slurm sends USR1 to the batch shell (`#SBATCH --signal=B:USR1@SECONDS`; or by hand
-# `scancel --signal=USR1 --batch JOBID`); a TERM to the batch shell is treated the same. The trap sends USR1 to
-# the job step (srun or mpirun forwards it to every rank): all ranks stop at the next step boundary, rank 0
-# writes a checkpoint, every rank exits 75. Bash runs a trap only between commands, so the step runs in the
-# background and the script waits on it, again after each trapped signal, until the step has really ended.
+# `scancel --signal=USR1 --batch JOBID`). The trap sends USR1 to the job step (srun or mpirun forwards it to every
+# rank): all ranks stop at the next step boundary, rank 0 writes a checkpoint, every rank exits 75. Bash runs a
+# trap only between commands, so the step runs in the background and the script waits on it, again after each
+# trapped signal, until the step has really ended.
+# TERM (scancel, the time limit, Slurm's own pre-emption) also has the trainer checkpoint and stop, but the job
+# is not requeued: it is being ended on purpose (Slurm requeues by itself where its pre-emption says so).
 #
 # The trainer's exit status decides (promptcl train's contract):
 #   0    done: the script exits 0
 #   75   stopped on request with a checkpoint written: `scontrol requeue $SLURM_JOB_ID` (the job needs
 #        --requeue); the job starts again later with SLURM_RESTART_COUNT one higher and resumes
-#        (--resume auto) from that checkpoint. If the requeue is refused the script exits 75 (the job fails).
+#        (--resume auto) from that checkpoint. After a TERM, or if the requeue is refused, the script exits 75
+#        (the job fails; a later submission with the same OUT resumes).
 #   else the job fails with that status (1: a rank failed; 2: the run could not start, e.g. a bad config).
 
 # Prints a line to the job's log, prefixed with the script's name.
@@ -52,11 +55,11 @@ run_trainer() {
         "${SLURM_NTASKS:-?} tasks on ${SLURM_JOB_NODELIST:-?}, $launcher, OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS"
 
     # A signal before the step starts: nothing to save, requeue straight away (the next start resumes).
-    run_trainer_stop=0 run_trainer_step="" run_trainer_interrupted=0
+    run_trainer_stop=0 run_trainer_step="" run_trainer_interrupted=0 run_trainer_terminated=0
     trap 'run_trainer_signalled USR1' USR1
     trap 'run_trainer_signalled TERM' TERM
     if ((run_trainer_stop)); then
-        run_trainer_requeue "a stop was requested before the trainer started"
+        run_trainer_requeue "a stop was requested before the trainer started" 0
     fi
     run_trainer_log "${launch[*]} $promptcl train $* --resume auto"
     "${launch[@]}" "$promptcl" train "$@" --resume auto &
@@ -76,7 +79,7 @@ run_trainer() {
             run_trainer_log "the trainer finished"
             exit 0
             ;;
-        75) run_trainer_requeue "the trainer stopped on request and wrote a checkpoint (exit 75)" ;;
+        75) run_trainer_requeue "the trainer stopped on request and wrote a checkpoint (exit 75)" 75 ;;
         *)
             run_trainer_log "the trainer failed with exit status $status" >&2
             exit "$status"
@@ -84,18 +87,26 @@ run_trainer() {
     esac
 }
 
-# The trap: remembers the stop and sends USR1 to the job step when it runs.
+# The trap: remembers the stop (and a TERM) and sends USR1 to the job step when it runs (mpirun would end the
+# ranks at once on a TERM).
 run_trainer_signalled() {
     run_trainer_log "received SIG$1: asking the trainer to checkpoint and stop"
     run_trainer_stop=1 run_trainer_interrupted=1
+    if [[ $1 == TERM ]]; then run_trainer_terminated=1; fi
     if [[ -n $run_trainer_step ]]; then kill -USR1 "$run_trainer_step" 2>/dev/null || true; fi
 }
 
+# Requeues the job (`why` is logged) unless a TERM came: then, or when scontrol refuses, exits with `status`.
 run_trainer_requeue() {
-    run_trainer_log "$1: scontrol requeue $SLURM_JOB_ID"
+    local why=$1 status=$2
+    if ((run_trainer_terminated)); then
+        run_trainer_log "$why; SIGTERM: the job is being ended, not requeued (exit $status)" >&2
+        exit "$status"
+    fi
+    run_trainer_log "$why: scontrol requeue $SLURM_JOB_ID"
     if scontrol requeue "$SLURM_JOB_ID"; then
         exit 0
     fi
-    run_trainer_log "scontrol requeue $SLURM_JOB_ID failed (was the job submitted with --requeue?): exit 75" >&2
-    exit 75
+    run_trainer_log "scontrol requeue $SLURM_JOB_ID failed (was the job submitted with --requeue?): exit $status" >&2
+    exit "$status"
 }
