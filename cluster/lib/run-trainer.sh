@@ -54,16 +54,13 @@ run_trainer() {
     run_trainer_log "job ${SLURM_JOB_ID:-?} start, SLURM_RESTART_COUNT=${SLURM_RESTART_COUNT:-0}," \
         "${SLURM_NTASKS:-?} tasks on ${SLURM_JOB_NODELIST:-?}, $launcher, OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS"
 
-    # A signal before the step starts: nothing to save, requeue straight away (the next start resumes).
     run_trainer_stop=0 run_trainer_step="" run_trainer_interrupted=0 run_trainer_terminated=0
     trap 'run_trainer_signalled USR1' USR1
     trap 'run_trainer_signalled TERM' TERM
-    if ((run_trainer_stop)); then
-        run_trainer_requeue "a stop was requested before the trainer started" 0
-    fi
     run_trainer_log "${launch[*]} $promptcl train $* --resume auto"
     "${launch[@]}" "$promptcl" train "$@" --resume auto &
     run_trainer_step=$!
+    # A signal that came while the step was being started: pass it on now.
     if ((run_trainer_stop)); then kill -USR1 "$run_trainer_step" 2>/dev/null || true; fi
     local status
     while :; do
@@ -79,7 +76,7 @@ run_trainer() {
             run_trainer_log "the trainer finished"
             exit 0
             ;;
-        75) run_trainer_requeue "the trainer stopped on request and wrote a checkpoint (exit 75)" 75 ;;
+        75) run_trainer_requeue ;;
         *)
             run_trainer_log "the trainer failed with exit status $status" >&2
             exit "$status"
@@ -96,17 +93,18 @@ run_trainer_signalled() {
     if [[ -n $run_trainer_step ]]; then kill -USR1 "$run_trainer_step" 2>/dev/null || true; fi
 }
 
-# Requeues the job (`why` is logged) unless a TERM came: then, or when scontrol refuses, exits with `status`.
+# After the trainer's exit 75: requeues the job, unless a TERM came (the job is being ended) or scontrol refuses;
+# then the script exits 75.
 run_trainer_requeue() {
-    local why=$1 status=$2
+    local why="the trainer stopped on request and wrote a checkpoint (exit 75)"
     if ((run_trainer_terminated)); then
-        run_trainer_log "$why; SIGTERM: the job is being ended, not requeued (exit $status)" >&2
-        exit "$status"
+        run_trainer_log "$why; SIGTERM: the job is being ended, not requeued (exit 75)" >&2
+        exit 75
     fi
     run_trainer_log "$why: scontrol requeue $SLURM_JOB_ID"
     if scontrol requeue "$SLURM_JOB_ID"; then
         exit 0
     fi
-    run_trainer_log "scontrol requeue $SLURM_JOB_ID failed (was the job submitted with --requeue?): exit $status" >&2
-    exit "$status"
+    run_trainer_log "scontrol requeue $SLURM_JOB_ID failed (was the job submitted with --requeue?): exit 75" >&2
+    exit 75
 }
