@@ -19,6 +19,7 @@ public enum Attention {
     ) {
         let width = heads * headSize
         let scale = 1 / Float(headSize).squareRoot()
+        let flops = 2 * Double(tokens * tokens * headSize)  // of one of the two products, one head
         for b in 0..<batch {
             let base = qkv + b * tokens * 3 * width
             for h in 0..<heads {
@@ -26,13 +27,19 @@ public enum Attention {
                 let k = base + width + h * headSize
                 let v = base + 2 * width + h * headSize
                 let p = probs + (b * heads + h) * tokens * tokens
-                Gemm.multiply(backend, transposeA: false, transposeB: true, m: tokens, n: tokens, k: headSize,
-                              alpha: scale, a: q, lda: 3 * width, b: k, ldb: 3 * width, beta: 0, c: p, ldc: tokens)
-                if causal { maskFuture(p, tokens: tokens) }
-                Softmax.forward(p: p, x: p, rows: tokens, columns: tokens)
-                Gemm.multiply(backend, transposeA: false, transposeB: false, m: tokens, n: headSize, k: tokens,
-                              a: p, lda: tokens, b: v, ldb: 3 * width,
-                              beta: 0, c: out + b * tokens * width + h * headSize, ldc: width)
+                KernelProfile.measure(.attention, flops: flops) {
+                    Gemm.multiply(backend, transposeA: false, transposeB: true, m: tokens, n: tokens, k: headSize,
+                                  alpha: scale, a: q, lda: 3 * width, b: k, ldb: 3 * width, beta: 0, c: p, ldc: tokens)
+                }
+                KernelProfile.measure(.softmax) {
+                    if causal { maskFuture(p, tokens: tokens) }
+                    Softmax.forward(p: p, x: p, rows: tokens, columns: tokens)
+                }
+                KernelProfile.measure(.attention, flops: flops) {
+                    Gemm.multiply(backend, transposeA: false, transposeB: false, m: tokens, n: headSize, k: tokens,
+                                  a: p, lda: tokens, b: v, ldb: 3 * width,
+                                  beta: 0, c: out + b * tokens * width + h * headSize, ldc: width)
+                }
             }
         }
     }
@@ -51,6 +58,7 @@ public enum Attention {
     ) {
         let width = heads * headSize
         let scale = 1 / Float(headSize).squareRoot()
+        let flops = 2 * Double(tokens * tokens * headSize)  // of one product, one head
         for b in 0..<batch {
             let base = qkv + b * tokens * 3 * width
             let dbase = dqkv + b * tokens * 3 * width
@@ -60,24 +68,30 @@ public enum Attention {
                 let dv = dbase + 2 * width + h * headSize
                 let p = probs + (b * heads + h) * tokens * tokens
                 let dO = dout + b * tokens * width + h * headSize
-                // dV += P^T dO
-                Gemm.multiply(backend, transposeA: true, transposeB: false, m: tokens, n: headSize, k: tokens,
-                              a: p, lda: tokens, b: dO, ldb: width, beta: 1, c: dv, ldc: 3 * width)
-                // dP = dO V^T
-                Gemm.multiply(backend, transposeA: false, transposeB: true, m: tokens, n: tokens, k: headSize,
-                              a: dO, lda: width, b: v, ldb: 3 * width, beta: 0, c: scratch, ldc: tokens)
-                // dS = P * (dP - rowsum(dP * P)), in place in scratch
-                for i in 0..<tokens {
-                    let pRow = p + i * tokens, dRow = scratch + i * tokens
-                    var dot: Float = 0
-                    for j in 0..<tokens { dot += pRow[j] * dRow[j] }
-                    for j in 0..<tokens { dRow[j] = pRow[j] * (dRow[j] - dot) }
+                KernelProfile.measure(.attention, flops: 2 * flops) {
+                    // dV += P^T dO
+                    Gemm.multiply(backend, transposeA: true, transposeB: false, m: tokens, n: headSize, k: tokens,
+                                  a: p, lda: tokens, b: dO, ldb: width, beta: 1, c: dv, ldc: 3 * width)
+                    // dP = dO V^T
+                    Gemm.multiply(backend, transposeA: false, transposeB: true, m: tokens, n: tokens, k: headSize,
+                                  a: dO, lda: width, b: v, ldb: 3 * width, beta: 0, c: scratch, ldc: tokens)
                 }
-                // dQ += scale dS K;  dK += scale dS^T Q
-                Gemm.multiply(backend, transposeA: false, transposeB: false, m: tokens, n: headSize, k: tokens,
-                              alpha: scale, a: scratch, lda: tokens, b: k, ldb: 3 * width, beta: 1, c: dq, ldc: 3 * width)
-                Gemm.multiply(backend, transposeA: true, transposeB: false, m: tokens, n: headSize, k: tokens,
-                              alpha: scale, a: scratch, lda: tokens, b: q, ldb: 3 * width, beta: 1, c: dk, ldc: 3 * width)
+                KernelProfile.measure(.softmax) {
+                    // dS = P * (dP - rowsum(dP * P)), in place in scratch
+                    for i in 0..<tokens {
+                        let pRow = p + i * tokens, dRow = scratch + i * tokens
+                        var dot: Float = 0
+                        for j in 0..<tokens { dot += pRow[j] * dRow[j] }
+                        for j in 0..<tokens { dRow[j] = pRow[j] * (dRow[j] - dot) }
+                    }
+                }
+                KernelProfile.measure(.attention, flops: 2 * flops) {
+                    // dQ += scale dS K;  dK += scale dS^T Q
+                    Gemm.multiply(backend, transposeA: false, transposeB: false, m: tokens, n: headSize, k: tokens,
+                                  alpha: scale, a: scratch, lda: tokens, b: k, ldb: 3 * width, beta: 1, c: dq, ldc: 3 * width)
+                    Gemm.multiply(backend, transposeA: true, transposeB: false, m: tokens, n: headSize, k: tokens,
+                                  alpha: scale, a: scratch, lda: tokens, b: q, ldb: 3 * width, beta: 1, c: dk, ldc: 3 * width)
+                }
             }
         }
     }

@@ -8,6 +8,8 @@ import CLIP
 /// ```
 /// prepare(values, batch)                               [compose / couple / select the batch's prompts]
 /// image = vision(pixels; visionPrompts(values))        text = text(ids; textPrompts(values))
+///                                                      [ids: the batch's captions, or the C class texts of the text
+///                                                       classifier: text prompts then shared by every row]
 /// loss  = w objective(image, text) [w = objectiveWeight; local rows, back-propagated into visionPromptGradients / textPromptGradients]
 /// loss += finishBackward(values, gradients, batch)     [prompt gradients -> parameter gradients; per-sample losses]
 /// all-reduce gradients[range]
@@ -58,8 +60,8 @@ public protocol PromptMethod {
     func addPromptLoss(values: ParameterBuffer, gradients: ParameterBuffer, task: Int) -> Float
 
     /// The weight of the trainer's objective in the method's total loss (LPI's lambda_1); the trainer scales the
-    /// objective's value and gradient by it. 1 by default. Only the contrastive objective takes it (methods
-    /// that weigh it prompt the text tower, which the classifier objectives refuse).
+    /// objective's value and gradient by it. 1 by default. The contrastive and text-classifier objectives take
+    /// it; the linear head refuses the methods that weigh it (they prompt the text tower, which it gives no gradient).
     var objectiveWeight: Float { get }
 
     /// Changes the optimiser's final update of the trained range in place before it is added

@@ -23,6 +23,12 @@ Scalars are 1-element tensors. Cases (prefix.name):
                        visual (k, 24), textual (k, 16), similarity (k, k) (one entry exactly 0.4: >= makes it a
                        positive), threshold, targets (k, k), temperature, loss, d_visual, d_textual
   cpa.<variant>.single k = 1 (only the task itself: no negatives), tau 0.5, same tensors
+  cpf.paper, cpf.norm  cross-modal prompt fusion at F = 3 layers, B = 3 samples, L = 5 tokens, dv = 12, dl = 8, r = 4:
+                       momentum (lambda 0.9; 0.6 with LayerNorm), CP factors vision.{a,b,c} ((F, r), (dl+1, r),
+                       (dv, r)) and text.{a,b,c} ((F, r), (dv+1, r), (dl, r)), the composed vision_map (F, dl+1, dv)
+                       and text_map (F, dv+1, dl), inputs visual (F, B, L, dv) and textual (F, B, L, dl), upstream
+                       up_visual, up_textual, outputs fused_visual, fused_textual, and the gradients d_visual,
+                       d_textual, d_<factor>; cpf.norm also {vision,text}.norm.{weight,bias} and their d_
 """
 import os
 
@@ -129,6 +135,51 @@ for variant in ("paper", "official"):
     cpa_case(f"cpa.{variant}.sharp", similarity, 0.01, variant, 0.25)
     cpa_case(f"cpa.{variant}.mild", similarity, 0.5, variant, 0.25)
     cpa_case(f"cpa.{variant}.single", torch.ones(1, 1), 0.5, variant, 0.25)
+
+
+# ---- Cross-modal prompt fusion (section 4.3, eq. 6) ---------------------------------------------------------------
+
+def cpf_case(prefix, fused, batch, tokens, dv, dl, rank, momentum, normalized):
+    """F fused layers of B samples: VIS and TEXT composed from CP factors (mean over the rank, bias as the last row),
+    M = lambda I + (1 - lambda) map(other I), LayerNorm on M when normalized; L = sum_f <I~_v, up_v> + <I~_l, up_l>."""
+    factors = {name: draw(*shape) for name, shape in (
+        ("vision.a", (fused, rank)), ("vision.b", (dl + 1, rank)), ("vision.c", (dv, rank)),
+        ("text.a", (fused, rank)), ("text.b", (dv + 1, rank)), ("text.c", (dl, rank)))}
+    vis = torch.einsum("ir,jr,kr->ijk", factors["vision.a"], factors["vision.b"], factors["vision.c"]) / rank
+    text = torch.einsum("ir,jr,kr->ijk", factors["text.a"], factors["text.b"], factors["text.c"]) / rank
+    norms = {}
+    if normalized:
+        for modality, width in (("vision", dv), ("text", dl)):
+            norms[f"{modality}.norm.weight"] = (1 + 0.1 * draw(width)).detach().requires_grad_(True)
+            norms[f"{modality}.norm.bias"] = (0.05 * draw(width)).detach().requires_grad_(True)
+    visual, textual = draw(fused, batch, tokens, dv), draw(fused, batch, tokens, dl)
+    up_visual, up_textual = draw(fused, batch, tokens, dv).detach(), draw(fused, batch, tokens, dl).detach()
+    fused_visual, fused_textual = [], []
+    for f in range(fused):
+        iv, il = visual[f], textual[f]
+        mv = momentum * iv + (1 - momentum) * (il @ vis[f, :dl] + vis[f, dl])
+        ml = momentum * il + (1 - momentum) * (iv @ text[f, :dv] + text[f, dv])
+        if normalized:
+            mv = F.layer_norm(mv, (dv,), norms["vision.norm.weight"], norms["vision.norm.bias"], eps=1e-5)
+            ml = F.layer_norm(ml, (dl,), norms["text.norm.weight"], norms["text.norm.bias"], eps=1e-5)
+        fused_visual.append(mv)
+        fused_textual.append(ml)
+    fused_visual, fused_textual = torch.stack(fused_visual), torch.stack(fused_textual)
+    ((fused_visual * up_visual).sum() + (fused_textual * up_textual).sum()).backward()
+    put(f"{prefix}.momentum", [momentum])
+    for key, value in [("visual", visual), ("textual", textual), ("up_visual", up_visual), ("up_textual", up_textual),
+                       ("vision_map", vis), ("text_map", text), ("fused_visual", fused_visual),
+                       ("fused_textual", fused_textual), ("d_visual", visual.grad), ("d_textual", textual.grad)]:
+        put(f"{prefix}.{key}", value)
+    for name, tensor in list(factors.items()) + list(norms.items()):
+        put(f"{prefix}.{name}", tensor)
+        put(f"{prefix}.d_{name}", tensor.grad)
+
+
+# F = 3 fused layers (D = 4), B = 3 samples of L = 5 tokens, dv = 12, dl = 8, r = 4: the paper's mix with lambda 0.9,
+# and the grounding code's LayerNorm with lambda 0.6 (the maps weigh more).
+cpf_case("cpf.paper", 3, 3, 5, 12, 8, 4, 0.9, False)
+cpf_case("cpf.norm", 3, 3, 5, 12, 8, 4, 0.6, True)
 
 os.makedirs(OUT, exist_ok=True)
 save_file(tensors, os.path.join(OUT, "lpi.safetensors"),

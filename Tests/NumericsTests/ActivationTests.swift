@@ -75,4 +75,21 @@ final class ActivationTests: XCTestCase {
             XCTAssertEqual(Double(dx[0]), expected, accuracy: 1e-6, "\(activation.rawValue)'(\(x)) = \(dx[0])")
         }
     }
+
+    /// The threaded blocks give the same bits as one thread (every element is computed alone).
+    func testThreadsChangeNoBit() {
+        let original = ComputeThreads.kernelThreads
+        defer { ComputeThreads.set(original) }
+        let x = randomNormal(100_003, seed: 5, std: 3), dy = randomNormal(100_003, seed: 6)
+        for activation in Activation.allCases {
+            var results: [[Float]] = []
+            for threads in [1, 3] {
+                ComputeThreads.set(threads)
+                var dx = [Float](repeating: 0.5, count: x.count)
+                activation.backward(dx: &dx, dy: dy, x: x, count: x.count)
+                results.append(apply(activation, x) + dx)
+            }
+            XCTAssertEqual(results[0], results[1], "\(activation.rawValue): 3 threads change the result")
+        }
+    }
 }

@@ -171,6 +171,13 @@ final class MethodTrainingTests: XCTestCase {
         }
     }
 
+    /// `loss.kind = "text-classifier"`: the class texts through the text prompts every step (24 classes per task on 8
+    /// local samples a rank: 3 chunks), each rank's share of the text prompts' gradient summed by the all-reduce.
+    func testTextClassifierMaPLeAndLPIMAreRankInvariant() throws {
+        try assertRankInvariant("maple", settings: ["loss.kind=text-classifier"])
+        try assertRankInvariant("lpi-m", settings: ["loss.kind=text-classifier"], extraFiles: ["task_keys.safetensors"])
+    }
+
     func testAMethodNotBuiltYetIsRefusedByName() throws {
         let config = scratch.appendingPathComponent("config.toml")
         try Data(tinyConfig.utf8).write(to: config)

@@ -32,6 +32,39 @@ struct TrainJob {
     /// job and fails the test after `timeout` seconds.
     static func promptcl(_ arguments: [String], ranks: Int?, logs: URL, environment: [String: String] = [:],
                          timeout: Double = 300, file: StaticString = #filePath, line: UInt = #line) throws -> Result {
+        try start(arguments, ranks: ranks, logs: logs, environment: environment).wait(timeout: timeout, file: file, line: line)
+    }
+
+    /// A job started and not yet waited for (its process is mpirun itself under `launch/mpirun`, which execs it).
+    struct Running {
+        let process: Process
+        let arguments: [String]
+        let ranks: Int?
+        let logs: URL
+        let stdoutURL: URL
+        let stderrURL: URL
+        let handles: [FileHandle]
+        let started: Date
+
+        /// Waits for the job (killing it and failing the test after `timeout` seconds) and reads its output.
+        func wait(timeout: Double = 300, file: StaticString = #filePath, line: UInt = #line) throws -> Result {
+            defer { for handle in handles { try? handle.close() } }
+            let deadline = Date().addingTimeInterval(timeout)
+            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            if process.isRunning {
+                process.terminate()
+                XCTFail("promptcl \(arguments) on \(ranks.map(String.init) ?? "no mpirun") did not end within "
+                        + "\(timeout) s: killed", file: file, line: line)
+            }
+            process.waitUntilExit()
+            let seconds = Date().timeIntervalSince(started)
+            return Result(status: process.terminationStatus, stdout: try String(contentsOf: stdoutURL, encoding: .utf8),
+                          stderr: try String(contentsOf: stderrURL, encoding: .utf8), seconds: seconds, out: logs)
+        }
+    }
+
+    /// Starts the built `promptcl` as `promptcl(...)` does, without waiting.
+    static func start(_ arguments: [String], ranks: Int?, logs: URL, environment: [String: String] = [:]) throws -> Running {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             throw XCTSkip("no promptcl binary at \(binary.path): build with swift build --build-tests")
         }
@@ -59,22 +92,12 @@ struct TrainJob {
         let stderrURL = folder.appendingPathComponent(logs.lastPathComponent + ".stderr")
         for url in [stdoutURL, stderrURL] { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
         let stdout = try FileHandle(forWritingTo: stdoutURL), stderr = try FileHandle(forWritingTo: stderrURL)
-        defer { try? stdout.close(); try? stderr.close() }
         process.standardOutput = stdout
         process.standardError = stderr
         let started = Date()
         try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning {
-            process.terminate()
-            XCTFail("promptcl \(arguments) on \(ranks.map(String.init) ?? "no mpirun") did not end within "
-                    + "\(timeout) s: killed", file: file, line: line)
-        }
-        process.waitUntilExit()
-        let seconds = Date().timeIntervalSince(started)
-        return Result(status: process.terminationStatus, stdout: try String(contentsOf: stdoutURL, encoding: .utf8),
-                      stderr: try String(contentsOf: stderrURL, encoding: .utf8), seconds: seconds, out: logs)
+        return Running(process: process, arguments: arguments, ranks: ranks, logs: logs, stdoutURL: stdoutURL,
+                       stderrURL: stderrURL, handles: [stdout, stderr], started: started)
     }
 
     /// The "step" lines of a run's metrics.jsonl, in order.

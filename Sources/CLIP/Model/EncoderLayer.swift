@@ -39,23 +39,38 @@ struct EncoderLayer {
                  output y: UnsafeMutablePointer<Float>, batch: Int, tokens: Int) {
         let d = config.hiddenSize, f = config.intermediateSize, rows = batch * tokens
         let x = arena[saved.input]
-        LayerNorm.forward(y: arena[saved.normed1], mean: arena[saved.mean1], rstd: arena[saved.rstd1], x: x,
-                          weight: w.layerNorm1Weight, bias: w.layerNorm1Bias, rows: rows, columns: d, eps: config.layerNormEps)
-        Linear.forward(y: arena[saved.qkv], x: arena[saved.normed1], weight: w.qkvWeight, bias: w.qkvBias,
-                       rows: rows, inFeatures: d, outFeatures: 3 * d)
+        let n = Double(rows), (dd, ff) = (Double(d), Double(f))
+        KernelProfile.measure(.layerNorm) {
+            LayerNorm.forward(y: arena[saved.normed1], mean: arena[saved.mean1], rstd: arena[saved.rstd1], x: x,
+                              weight: w.layerNorm1Weight, bias: w.layerNorm1Bias, rows: rows, columns: d, eps: config.layerNormEps)
+        }
+        KernelProfile.measure(.gemm, flops: 2 * n * dd * 3 * dd) {
+            Linear.forward(y: arena[saved.qkv], x: arena[saved.normed1], weight: w.qkvWeight, bias: w.qkvBias,
+                           rows: rows, inFeatures: d, outFeatures: 3 * d)
+        }
         Attention.forward(out: arena[saved.attention], probs: arena[saved.probs], qkv: arena[saved.qkv],
                           batch: batch, tokens: tokens, heads: config.attentionHeads, headSize: config.headSize, causal: causal)
         let h = arena[saved.residual]
-        Linear.forward(y: h, x: arena[saved.attention], weight: w.outWeight, bias: w.outBias,
-                       rows: rows, inFeatures: d, outFeatures: d)
+        KernelProfile.measure(.gemm, flops: 2 * n * dd * dd) {
+            Linear.forward(y: h, x: arena[saved.attention], weight: w.outWeight, bias: w.outBias,
+                           rows: rows, inFeatures: d, outFeatures: d)
+        }
         for i in 0..<rows * d { h[i] += x[i] }
-        LayerNorm.forward(y: arena[saved.normed2], mean: arena[saved.mean2], rstd: arena[saved.rstd2], x: h,
-                          weight: w.layerNorm2Weight, bias: w.layerNorm2Bias, rows: rows, columns: d, eps: config.layerNormEps)
-        Linear.forward(y: arena[saved.hidden], x: arena[saved.normed2], weight: w.fc1Weight, bias: w.fc1Bias,
-                       rows: rows, inFeatures: d, outFeatures: f)
-        config.activation.forward(arena[saved.activated], arena[saved.hidden], count: rows * f)
-        Linear.forward(y: y, x: arena[saved.activated], weight: w.fc2Weight, bias: w.fc2Bias,
-                       rows: rows, inFeatures: f, outFeatures: d)
+        KernelProfile.measure(.layerNorm) {
+            LayerNorm.forward(y: arena[saved.normed2], mean: arena[saved.mean2], rstd: arena[saved.rstd2], x: h,
+                              weight: w.layerNorm2Weight, bias: w.layerNorm2Bias, rows: rows, columns: d, eps: config.layerNormEps)
+        }
+        KernelProfile.measure(.gemm, flops: 2 * n * dd * ff) {
+            Linear.forward(y: arena[saved.hidden], x: arena[saved.normed2], weight: w.fc1Weight, bias: w.fc1Bias,
+                           rows: rows, inFeatures: d, outFeatures: f)
+        }
+        KernelProfile.measure(.activation) {
+            config.activation.forward(arena[saved.activated], arena[saved.hidden], count: rows * f)
+        }
+        KernelProfile.measure(.gemm, flops: 2 * n * ff * dd) {
+            Linear.forward(y: y, x: arena[saved.activated], weight: w.fc2Weight, bias: w.fc2Bias,
+                           rows: rows, inFeatures: f, outFeatures: d)
+        }
         for i in 0..<rows * d { y[i] += h[i] }
     }
 
@@ -64,27 +79,38 @@ struct EncoderLayer {
                   scratch s: GradientScratch, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
                   batch: Int, tokens: Int) {
         let d = config.hiddenSize, f = config.intermediateSize, rows = batch * tokens
+        let n = Double(rows), (dd, ff) = (Double(d), Double(f))
         // In the forward pass this was: y = h + g W2^T + b2
         s.dResidual.update(from: dy, count: rows * d)
         s.dActivated.update(repeating: 0, count: rows * f)
-        Linear.backward(dx: s.dActivated, dWeight: dw?.fc2Weight, dBias: dw?.fc2Bias, dy: dy, x: arena[saved.activated],
-                        weight: w.fc2Weight, rows: rows, inFeatures: f, outFeatures: d)
+        KernelProfile.measure(.gemm, flops: (dw == nil ? 2 : 4) * n * ff * dd) {
+            Linear.backward(dx: s.dActivated, dWeight: dw?.fc2Weight, dBias: dw?.fc2Bias, dy: dy, x: arena[saved.activated],
+                            weight: w.fc2Weight, rows: rows, inFeatures: f, outFeatures: d)
+        }
         // g = act(f)
         s.dHidden.update(repeating: 0, count: rows * f)
-        config.activation.backward(dx: s.dHidden, dy: s.dActivated, x: arena[saved.hidden], count: rows * f)
+        KernelProfile.measure(.activation) {
+            config.activation.backward(dx: s.dHidden, dy: s.dActivated, x: arena[saved.hidden], count: rows * f)
+        }
         // f = m W1^T + b1
         s.dNormed.update(repeating: 0, count: rows * d)
-        Linear.backward(dx: s.dNormed, dWeight: dw?.fc1Weight, dBias: dw?.fc1Bias, dy: s.dHidden, x: arena[saved.normed2],
-                        weight: w.fc1Weight, rows: rows, inFeatures: d, outFeatures: f)
+        KernelProfile.measure(.gemm, flops: (dw == nil ? 2 : 4) * n * dd * ff) {
+            Linear.backward(dx: s.dNormed, dWeight: dw?.fc1Weight, dBias: dw?.fc1Bias, dy: s.dHidden, x: arena[saved.normed2],
+                            weight: w.fc1Weight, rows: rows, inFeatures: d, outFeatures: f)
+        }
         // m = LN2(h)
-        LayerNorm.backward(dx: s.dResidual, dWeight: dw?.layerNorm2Weight, dBias: dw?.layerNorm2Bias, dy: s.dNormed,
-                           x: arena[saved.residual], weight: w.layerNorm2Weight, mean: arena[saved.mean2],
-                           rstd: arena[saved.rstd2], rows: rows, columns: d)
+        KernelProfile.measure(.layerNorm) {
+            LayerNorm.backward(dx: s.dResidual, dWeight: dw?.layerNorm2Weight, dBias: dw?.layerNorm2Bias, dy: s.dNormed,
+                               x: arena[saved.residual], weight: w.layerNorm2Weight, mean: arena[saved.mean2],
+                               rstd: arena[saved.rstd2], rows: rows, columns: d)
+        }
         // h = x + o Wo^T + bo
         dx.update(from: s.dResidual, count: rows * d)
         s.dAttention.update(repeating: 0, count: rows * d)
-        Linear.backward(dx: s.dAttention, dWeight: dw?.outWeight, dBias: dw?.outBias, dy: s.dResidual,
-                        x: arena[saved.attention], weight: w.outWeight, rows: rows, inFeatures: d, outFeatures: d)
+        KernelProfile.measure(.gemm, flops: (dw == nil ? 2 : 4) * n * dd * dd) {
+            Linear.backward(dx: s.dAttention, dWeight: dw?.outWeight, dBias: dw?.outBias, dy: s.dResidual,
+                            x: arena[saved.attention], weight: w.outWeight, rows: rows, inFeatures: d, outFeatures: d)
+        }
         // o = MHA(q, k, v)
         s.dQKV.update(repeating: 0, count: rows * 3 * d)
         Attention.backward(dqkv: s.dQKV, dout: s.dAttention, probs: arena[saved.probs], qkv: arena[saved.qkv],
@@ -92,11 +118,15 @@ struct EncoderLayer {
                            headSize: config.headSize)
         // [q|k|v] = a Wqkv^T + bqkv
         s.dNormed.update(repeating: 0, count: rows * d)
-        Linear.backward(dx: s.dNormed, dWeight: dw?.qkvWeight, dBias: dw?.qkvBias, dy: s.dQKV, x: arena[saved.normed1],
-                        weight: w.qkvWeight, rows: rows, inFeatures: d, outFeatures: 3 * d)
+        KernelProfile.measure(.gemm, flops: (dw == nil ? 2 : 4) * n * dd * 3 * dd) {
+            Linear.backward(dx: s.dNormed, dWeight: dw?.qkvWeight, dBias: dw?.qkvBias, dy: s.dQKV, x: arena[saved.normed1],
+                            weight: w.qkvWeight, rows: rows, inFeatures: d, outFeatures: 3 * d)
+        }
         // a = LN1(x)
-        LayerNorm.backward(dx: dx, dWeight: dw?.layerNorm1Weight, dBias: dw?.layerNorm1Bias, dy: s.dNormed,
-                           x: arena[saved.input], weight: w.layerNorm1Weight, mean: arena[saved.mean1],
-                           rstd: arena[saved.rstd1], rows: rows, columns: d)
+        KernelProfile.measure(.layerNorm) {
+            LayerNorm.backward(dx: dx, dWeight: dw?.layerNorm1Weight, dBias: dw?.layerNorm1Bias, dy: s.dNormed,
+                               x: arena[saved.input], weight: w.layerNorm1Weight, mean: arena[saved.mean1],
+                               rstd: arena[saved.rstd1], rows: rows, columns: d)
+        }
     }
 }

@@ -8,6 +8,15 @@ import Numerics
 /// T_l = base + c_l   (c_l: prompt tokens in layer l's input, PromptPlan.promptCounts)
 /// X_0 (written by the tower) -> layer 0 -> [site 1] -> X_1 -> ... -> layer L-1 -> Y (B, T_{L-1}, D)
 /// ```
+/// It runs whole (`forward`, `backward`) or one layer at a time, so that a caller can read and change the
+/// rows between layers (LPI-P's cross-modal fusion runs two towers in lock-step):
+/// ```
+/// forward step l:    X_l -> layer l -> [site l+1] -> X_{l+1}          (Y for the last layer)
+/// backward step l:   dX_{l+1} -> [site l+1 backward] -> layer l backward -> dX_l
+/// ```
+/// `forward` and `backward` are these steps in a loop: the same kernels in the same order. Between steps,
+/// `input(layer:)` is X_l as layer l reads it and `inputGradient` is dX_l of the last backward step, before
+/// the site at l is back-propagated (a caller that replaced rows of X_l changes those rows of dX_l to match).
 final class PromptedEncoder {
     let config: CLIPEncoderConfig
     let plan: PromptPlan
@@ -17,6 +26,12 @@ final class PromptedEncoder {
     private(set) var saved: [EncoderLayer.Activations] = []
     private let output, transit, gradientA, gradientB: ArenaSlice
     private let dResidual, dNormed, dAttention, dQKV, dHidden, dActivated, dScores: ArenaSlice
+    /// The backward's state: dX_l of the last step in `current` (l = `gradientLayer`; `layers` with dY in
+    /// `pendingOutput` before the first step), the other gradient buffer in `spare`.
+    private var current: UnsafeMutablePointer<Float>?
+    private var spare: UnsafeMutablePointer<Float>?
+    private var pendingOutput: UnsafeMutablePointer<Float>?
+    private(set) var gradientLayer: Int
 
     /// Reserves every buffer in `arenaPlan` for `batch` sequences of at most `maxBase` base tokens.
     init(config: CLIPEncoderConfig, plan: PromptPlan, causal: Bool, promptStart: Int,
@@ -26,6 +41,7 @@ final class PromptedEncoder {
         self.promptStart = promptStart
         counts = plan.promptCounts(layers: config.layers)
         layer = EncoderLayer(config: config, causal: causal)
+        gradientLayer = config.layers
         let d = config.hiddenSize, f = config.intermediateSize
         let maxTokens = maxBase + (counts.max() ?? 0)
         let maxRows = batch * maxTokens
@@ -49,36 +65,47 @@ final class PromptedEncoder {
     /// Where the tower writes X_0, (B, base + c_0, D).
     func input(_ arena: Arena) -> UnsafeMutablePointer<Float> { arena[saved[0].input] }
 
+    /// X_l, (B, base + c_l, D): the input of layer l, after the site at l.
+    func input(_ arena: Arena, layer l: Int) -> UnsafeMutablePointer<Float> { arena[saved[l].input] }
+
+    /// Y, (B, base + c_{L-1}, D): the last layer's output.
+    func output(_ arena: Arena) -> UnsafeMutablePointer<Float> { arena[output] }
+
     /// Runs the stack; `prompts[i]` holds the values of `plan.sites[i]` (entries for layer 0 are ignored here).
     /// Returns Y, (B, base + c_{L-1}, D).
     func forward(_ arena: Arena, weights: [EncoderLayerWeights], prompts: [PromptValues],
                  batch: Int, base: Int) -> UnsafeMutablePointer<Float> {
-        let layers = config.layers
-        for l in 0..<layers {
-            let tokens = base + counts[l]
-            let next = l + 1 < layers ? siteIndex(at: l + 1) : nil
-            let destination: UnsafeMutablePointer<Float>
-            if l == layers - 1 {
-                destination = arena[output]
-            } else if let next, plan.sites[next].mode == .insert {
-                destination = arena[transit]
-            } else {
-                destination = arena[saved[l + 1].input]
-            }
-            layer.forward(arena, saved[l], weights: weights[l], output: destination, batch: batch, tokens: tokens)
-            if let next {
-                let site = plan.sites[next]
-                if site.mode == .insert {
-                    block(existing: counts[l]).insert(into: arena[saved[l + 1].input], from: arena[transit],
-                                                      values: prompts[next], count: site.tokens, removing: site.removed,
-                                                      batch: batch, tokens: tokens)
-                } else {
-                    block(existing: counts[l + 1]).apply(site.mode, to: arena[saved[l + 1].input], values: prompts[next],
-                                                         batch: batch, tokens: tokens)
-                }
-            }
+        for l in 0..<config.layers {
+            forwardLayer(l, arena, weights: weights, prompts: prompts, batch: batch, base: base)
         }
         return arena[output]
+    }
+
+    /// Forward step l: runs layer l on X_l and applies the site at l + 1, writing X_{l+1} (Y for the last layer).
+    func forwardLayer(_ l: Int, _ arena: Arena, weights: [EncoderLayerWeights], prompts: [PromptValues],
+                      batch: Int, base: Int) {
+        let layers = config.layers
+        let tokens = base + counts[l]
+        let next = l + 1 < layers ? siteIndex(at: l + 1) : nil
+        let destination: UnsafeMutablePointer<Float>
+        if l == layers - 1 {
+            destination = arena[output]
+        } else if let next, plan.sites[next].mode == .insert {
+            destination = arena[transit]
+        } else {
+            destination = arena[saved[l + 1].input]
+        }
+        layer.forward(arena, saved[l], weights: weights[l], output: destination, batch: batch, tokens: tokens)
+        guard let next else { return }
+        let site = plan.sites[next]
+        if site.mode == .insert {
+            block(existing: counts[l]).insert(into: arena[saved[l + 1].input], from: arena[transit],
+                                              values: prompts[next], count: site.tokens, removing: site.removed,
+                                              batch: batch, tokens: tokens)
+        } else {
+            block(existing: counts[l + 1]).apply(site.mode, to: arena[saved[l + 1].input], values: prompts[next],
+                                                 batch: batch, tokens: tokens)
+        }
     }
 
     /// Back-propagates dY through layers L-1 down to `lowest`, accumulating prompt gradients of the sites
@@ -87,34 +114,88 @@ final class PromptedEncoder {
     func backward(_ arena: Arena, weights: [EncoderLayerWeights], gradients: [EncoderLayerWeights]?,
                   promptGradients: [PromptGradient?], dOutput: UnsafePointer<Float>,
                   batch: Int, base: Int, downTo lowest: Int) -> UnsafeMutablePointer<Float> {
+        beginBackward(arena, dOutput: dOutput)
+        for l in (lowest..<config.layers).reversed() {
+            backwardLayer(l, arena, weights: weights, gradients: gradients, promptGradients: promptGradients,
+                          batch: batch, base: base)
+        }
+        return finishBackward(promptGradients: promptGradients, batch: batch, base: base)
+    }
+
+    /// Starts a backward from dY (B, base + c_{L-1}, D), which must stay valid until the first step.
+    func beginBackward(_ arena: Arena, dOutput: UnsafePointer<Float>) {
+        current = arena[gradientA]
+        spare = arena[gradientB]
+        pendingOutput = UnsafeMutablePointer(mutating: dOutput)
+        gradientLayer = config.layers
+    }
+
+    /// Starts a backward at the input of layer `l` (< L) with dX_l = 0: the computation being differentiated
+    /// ends with X_l (it never ran layer l). The caller adds its gradient into `inputGradient`.
+    func beginBackward(_ arena: Arena, zeroAt l: Int, batch: Int, base: Int) {
+        precondition(l < config.layers, "a backward starting at layer \(l) of \(config.layers)")
+        current = arena[gradientA]
+        spare = arena[gradientB]
+        pendingOutput = nil
+        current!.update(repeating: 0, count: batch * (base + counts[l]) * config.hiddenSize)
+        gradientLayer = l
+    }
+
+    /// dX_l of the last backward step (l = `gradientLayer`), (B, base + c_l, D); the site at l is not yet
+    /// back-propagated.
+    var inputGradient: UnsafeMutablePointer<Float> {
+        precondition(gradientLayer < config.layers, "no backward step has run")
+        return current!
+    }
+
+    /// Backward step l: back-propagates the site at l + 1 (from dX_{l+1}) and layer l, leaving dX_l in
+    /// `inputGradient`. Steps run from the top down, one layer at a time.
+    func backwardLayer(_ l: Int, _ arena: Arena, weights: [EncoderLayerWeights], gradients: [EncoderLayerWeights]?,
+                       promptGradients: [PromptGradient?], batch: Int, base: Int) {
+        precondition(l == gradientLayer - 1, "backward step \(l) after step \(gradientLayer)")
+        let dy: UnsafeMutablePointer<Float>
+        if let pendingOutput {
+            dy = pendingOutput
+            self.pendingOutput = nil
+        } else {
+            dy = backwardSite(promptGradients: promptGradients, batch: batch, base: base)
+        }
         let scratch = EncoderLayer.GradientScratch(
             dResidual: arena[dResidual], dNormed: arena[dNormed], dAttention: arena[dAttention], dQKV: arena[dQKV],
             dHidden: arena[dHidden], dActivated: arena[dActivated], dScores: arena[dScores])
-        var dy = UnsafeMutablePointer(mutating: dOutput)
-        var current = arena[gradientA], spare = arena[gradientB]
-        for l in (lowest..<config.layers).reversed() {
-            let tokens = base + counts[l]
-            layer.backward(arena, saved[l], weights: weights[l], gradients: gradients?[l], scratch: scratch,
-                           dy: dy, dx: current, batch: batch, tokens: tokens)
-            guard l > 0, let index = siteIndex(at: l) else {
-                dy = current
-                swap(&current, &spare)
-                continue
-            }
-            let site = plan.sites[index]
-            if site.mode == .insert {
-                block(existing: counts[l - 1]).insertBackward(dSource: spare, dDestination: current,
-                                                              gradient: promptGradients[index], count: site.tokens,
-                                                              removing: site.removed, batch: batch,
-                                                              tokens: base + counts[l - 1])
-                dy = spare
-            } else {
-                block(existing: counts[l]).applyBackward(site.mode, dSequence: current, gradient: promptGradients[index],
-                                                         batch: batch, tokens: tokens)
-                dy = current
-                swap(&current, &spare)
-            }
+        layer.backward(arena, saved[l], weights: weights[l], gradients: gradients?[l], scratch: scratch,
+                       dy: dy, dx: current!, batch: batch, tokens: base + counts[l])
+        gradientLayer = l
+    }
+
+    /// Ends a backward: back-propagates the site at `gradientLayer` if it is >= 1 and has one, and returns the
+    /// gradient below it (dX_0 when the last step was layer 0).
+    func finishBackward(promptGradients: [PromptGradient?], batch: Int, base: Int) -> UnsafeMutablePointer<Float> {
+        precondition(gradientLayer < config.layers, "no backward step has run")
+        return gradientLayer == 0 ? current! : backwardSite(promptGradients: promptGradients, batch: batch, base: base)
+    }
+
+    /// The site at `gradientLayer` (>= 1) back-propagated from dX there: returns the gradient of the output of
+    /// the layer below, and leaves `current` on a buffer other than it, for that layer's dX.
+    private func backwardSite(promptGradients: [PromptGradient?], batch: Int, base: Int) -> UnsafeMutablePointer<Float> {
+        let l = gradientLayer
+        guard let index = siteIndex(at: l) else {
+            let dy = current!
+            swap(&current, &spare)
+            return dy
         }
+        let site = plan.sites[index]
+        if site.mode == .insert {
+            block(existing: counts[l - 1]).insertBackward(dSource: spare!, dDestination: current!,
+                                                          gradient: promptGradients[index], count: site.tokens,
+                                                          removing: site.removed, batch: batch,
+                                                          tokens: base + counts[l - 1])
+            return spare!
+        }
+        block(existing: counts[l]).applyBackward(site.mode, dSequence: current!, gradient: promptGradients[index],
+                                                 batch: batch, tokens: base + counts[l])
+        let dy = current!
+        swap(&current, &spare)
         return dy
     }
 

@@ -9,7 +9,10 @@ import Numerics
 /// image_embeds = LN_post(Y[:, 0]) W_proj^T               (B, E)
 /// ```
 /// `backward` accumulates prompt gradients (`+=`) and, when the tower was built with a gradient
-/// buffer, the gradients of every vision weight.
+/// buffer, the gradients of every vision weight. Both also run one encoder layer at a time
+/// (`beginForward`, `forwardLayer`, `finishForward`; `beginBackward`, `backwardLayer`, `finishBackward`),
+/// with the prompt rows readable and writable between layers (`promptRows`, `promptRowGradients`): LPI-P runs
+/// this tower and a text prefix in lock-step.
 public final class VisionTower {
     public let config: CLIPVisionConfig
     public let plan: PromptPlan
@@ -20,6 +23,11 @@ public final class VisionTower {
     let encoder: PromptedEncoder
     private let head: ProjectionHead
     private let columns, embeddings, prefixed, preMean, preRstd, dFinal, dPrefixed, dEmbeddings: ArenaSlice
+    /// The forward and backward under way: their prompts, batch, next forward layer and prompt gradients.
+    private var stepPrompts: [PromptValues] = []
+    private var stepBatch = 0
+    private var nextLayer = 0
+    private var stepGradients: [PromptGradient?] = []
 
     public init(model: CLIPModel, capacity: Int, plan: PromptPlan = .none, weightGradients: ParameterBuffer? = nil) {
         config = model.config.vision
@@ -54,6 +62,26 @@ public final class VisionTower {
     /// `prompts[i]` holds the values of `plan.sites[i]`. The result stays valid until the next forward.
     @discardableResult
     public func forward(pixels: UnsafePointer<Float>, prompts: [PromptValues] = [], batch: Int) -> UnsafePointer<Float> {
+        beginForward(pixels: pixels, prompts: prompts, batch: batch)
+        for l in 0..<config.encoder.layers { forwardLayer(l) }
+        return finishForward()
+    }
+
+    /// Back-propagates dimage_embeds (B, E) of the last forward into the prompt gradients
+    /// (`promptGradients[i]` for `plan.sites[i]`, nil to skip one) and the weight gradients if any.
+    public func backward(dEmbeds: UnsafePointer<Float>, promptGradients: [PromptGradient?], batch: Int) {
+        precondition(batch == stepBatch, "vision backward of \(batch) images after a forward of \(stepBatch)")
+        beginBackward(dEmbeds: dEmbeds, promptGradients: promptGradients)
+        for l in (lowestBackwardLayer..<config.encoder.layers).reversed() { backwardLayer(l) }
+        finishBackward()
+    }
+
+    // MARK: Layer by layer
+
+    /// The first step of a forward run layer by layer: embeddings, the site at layer 0 and `pre_layrnorm`,
+    /// leaving X_0. Then `forwardLayer(0)` ... `forwardLayer(L-1)` and `finishForward()`; `forward` is that loop.
+    /// `prompts` must stay valid until the last step.
+    public func beginForward(pixels: UnsafePointer<Float>, prompts: [PromptValues] = [], batch: Int) {
         precondition(batch <= capacity && prompts.count == plan.sites.count,
                      "vision forward: batch \(batch) of \(capacity), \(prompts.count) prompt sets for \(plan.sites.count) sites")
         let d = config.encoder.hiddenSize, base = config.tokenCount
@@ -73,24 +101,76 @@ public final class VisionTower {
         LayerNorm.forward(y: encoder.input(arena), mean: arena[preMean], rstd: arena[preRstd], x: preInput,
                           weight: weights.preLayerNormWeight, bias: weights.preLayerNormBias,
                           rows: batch * (base + c0), columns: d, eps: config.encoder.layerNormEps)
-        let y = encoder.forward(arena, weights: weights.layers, prompts: prompts, batch: batch, base: base)
-        return head.forward(arena, weights: weights.head, y: y, tokens: base + (encoder.counts.last ?? 0),
-                            batch: batch) { _ in 0 }
+        stepPrompts = prompts
+        stepBatch = batch
+        nextLayer = 0
     }
 
-    /// Back-propagates dimage_embeds (B, E) of the last forward into the prompt gradients
-    /// (`promptGradients[i]` for `plan.sites[i]`, nil to skip one) and the weight gradients if any.
-    public func backward(dEmbeds: UnsafePointer<Float>, promptGradients: [PromptGradient?], batch: Int) {
+    /// Runs layer `l` (the next one) on X_l and applies the site at l + 1: X_{l+1} is then ready.
+    public func forwardLayer(_ l: Int) {
+        precondition(l == nextLayer && l < config.encoder.layers, "vision forward step \(l), expected \(nextLayer)")
+        encoder.forwardLayer(l, arena, weights: weights.layers, prompts: stepPrompts, batch: stepBatch,
+                             base: config.tokenCount)
+        nextLayer += 1
+    }
+
+    /// The prompt rows of X_l (the input of layer l, after the site at l) of the forward under way, for
+    /// l <= the next layer to run; changing them before `forwardLayer(l)` changes what layer l reads.
+    public func promptRows(layer l: Int) -> PromptRows {
+        precondition(l <= nextLayer && l < config.encoder.layers, "vision prompt rows of layer \(l) before it is reached")
+        return rows(encoder.input(arena, layer: l), layer: l)
+    }
+
+    /// Post-LN on the class token and the projection, after the last layer: image embeddings (B, E), valid
+    /// until the next forward.
+    public func finishForward() -> UnsafePointer<Float> {
+        precondition(nextLayer == config.encoder.layers, "vision forward finished after \(nextLayer) layers")
+        return head.forward(arena, weights: weights.head, y: encoder.output(arena),
+                            tokens: config.tokenCount + (encoder.counts.last ?? 0), batch: stepBatch) { _ in 0 }
+    }
+
+    /// The lowest layer a backward has to reach: 0 with weight gradients, else the first prompted layer
+    /// (L when nothing is trained: the backward then does nothing).
+    public var lowestBackwardLayer: Int {
+        gradients != nil ? 0 : (plan.sites.first?.layer ?? config.encoder.layers)
+    }
+
+    /// The first step of a backward run layer by layer, after a complete forward: the head's backward from
+    /// dimage_embeds (B, E). Then `backwardLayer(L-1)` ... `backwardLayer(lowestBackwardLayer)` and
+    /// `finishBackward()`; `backward` is that loop. `promptGradients` must stay valid until the last step.
+    public func beginBackward(dEmbeds: UnsafePointer<Float>, promptGradients: [PromptGradient?]) {
         precondition(promptGradients.count == plan.sites.count, "one prompt gradient per site")
-        let lowest = gradients != nil ? 0 : (plan.sites.first?.layer ?? config.encoder.layers)
-        guard lowest < config.encoder.layers else { return }
-        let d = config.encoder.hiddenSize, base = config.tokenCount
-        let c0 = plan.tokensAtFirstLayer
+        precondition(nextLayer == config.encoder.layers, "vision backward after a forward of \(nextLayer) layers")
+        stepGradients = promptGradients
+        guard lowestBackwardLayer < config.encoder.layers else { return }
         let dY = arena[dFinal]
         head.backward(arena, weights: weights.head, gradients: gradients?.head, dEmbeds: dEmbeds, dY: dY,
-                      tokens: base + (encoder.counts.last ?? 0), batch: batch) { _ in 0 }
-        let dX0 = encoder.backward(arena, weights: weights.layers, gradients: gradients?.layers,
-                                   promptGradients: promptGradients, dOutput: dY, batch: batch, base: base, downTo: lowest)
+                      tokens: config.tokenCount + (encoder.counts.last ?? 0), batch: stepBatch) { _ in 0 }
+        encoder.beginBackward(arena, dOutput: dY)
+    }
+
+    /// Back-propagates the site at l + 1 and layer `l` (the next one down): dX_l is then ready.
+    public func backwardLayer(_ l: Int) {
+        encoder.backwardLayer(l, arena, weights: weights.layers, gradients: gradients?.layers,
+                              promptGradients: stepGradients, batch: stepBatch, base: config.tokenCount)
+    }
+
+    /// The prompt rows of dX_l right after `backwardLayer(l)`, before the site at l is back-propagated; a caller
+    /// that replaced those rows of X_l in the forward replaces their gradient here.
+    public func promptRowGradients(layer l: Int) -> PromptRows {
+        precondition(encoder.gradientLayer == l, "vision prompt-row gradients of layer \(l) at step \(encoder.gradientLayer)")
+        return rows(encoder.inputGradient, layer: l)
+    }
+
+    /// Ends the backward below the lowest step: the site there, and at layer 0 the site at layer 0,
+    /// `pre_layrnorm` and, with weight gradients, the embeddings.
+    public func finishBackward() {
+        let lowest = lowestBackwardLayer
+        guard lowest < config.encoder.layers else { return }
+        precondition(encoder.gradientLayer == lowest, "vision backward finished at layer \(encoder.gradientLayer), not \(lowest)")
+        let dX0 = encoder.finishBackward(promptGradients: stepGradients, batch: stepBatch, base: config.tokenCount)
+        let d = config.encoder.hiddenSize, base = config.tokenCount, batch = stepBatch
+        let c0 = plan.tokensAtFirstLayer
         guard lowest == 0, c0 > 0 || gradients != nil else { return }
         let preInput = c0 > 0 ? arena[prefixed] : arena[embeddings]
         let dPre = arena[dPrefixed]
@@ -102,7 +182,7 @@ public final class VisionTower {
         if c0 > 0 {
             dEmbedded = arena[dEmbeddings]
             PromptBlock(width: d, start: encoder.promptStart, existing: 0)
-                .insertBackward(dSource: dEmbedded, dDestination: dPre, gradient: promptGradients[0], count: c0,
+                .insertBackward(dSource: dEmbedded, dDestination: dPre, gradient: stepGradients[0], count: c0,
                                 batch: batch, tokens: base)
         }
         guard let gradients else { return }
@@ -114,5 +194,12 @@ public final class VisionTower {
         PatchEmbedding.backward(dWeight: gradients.patchWeight, dy: dEmbedded, columns: arena[columns], batch: batch,
                                 patches: config.patchCount, k: config.channels * config.patchSize * config.patchSize,
                                 width: d, sequenceLength: base, firstRow: 1)
+    }
+
+    /// The prompt block of layer l in a (B, T_l, D) buffer of this tower.
+    private func rows(_ sequence: UnsafeMutablePointer<Float>, layer l: Int) -> PromptRows {
+        let d = config.encoder.hiddenSize
+        return PromptRows(pointer: sequence + encoder.promptStart * d, batch: stepBatch, count: encoder.counts[l],
+                          width: d, sequenceStride: (config.tokenCount + encoder.counts[l]) * d)
     }
 }

@@ -129,6 +129,17 @@ public struct PromptPlanError: Error, CustomStringConvertible {
     public static func depth(_ depth: Int, layers: Int) -> PromptPlanError {
         PromptPlanError("prompt depth \(depth) is outside 1...\(layers), the layers of the towers")
     }
+
+    /// A depth for LPI-P's cross-modal fusion (before prompted layers 2 ... D) outside 2...layers.
+    public static func fusionDepth(_ depth: Int, layers: Int) -> PromptPlanError {
+        PromptPlanError("prompt depth \(depth) is outside 2...\(layers): cross-modal fusion needs two prompted layers "
+                        + "and the towers have \(layers)")
+    }
+
+    /// Text prompts at layer 0 that leave no room for SOT and EOT in the context.
+    public static func noRoom(tokens: Int, context: Int) -> PromptPlanError {
+        PromptPlanError("\(tokens) text prompt tokens at layer 0 leave no room for SOT and EOT in a context of \(context)")
+    }
 }
 
 /// The values for one site: `tokens` rows of width D, shared by the batch (`batchStride` 0)

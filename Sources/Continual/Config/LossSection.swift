@@ -1,7 +1,8 @@
 /// `[loss]`: the training objective on the image embeddings of a global batch.
 /// ```
 /// contrastive:      CLIP's symmetric InfoNCE between images and their captions over the global batch
-/// text-classifier:  CE(s * norm(image) . norm(T_c)^T),  T_c = frozen text embedding of template(class c)
+/// text-classifier:  CE(s * norm(image) . norm(T_c)^T),  T_c = text embedding of template(class c) through the
+///                   method's text prompts of the task, trained with them (CoOp, MaPLe); frozen without text prompts
 /// linear-head:      CE(image W^T + b),  W (C, E), b (C) trained with the prompts
 /// ```
 /// The two classifiers range over `classes`: the current task's ("task", the usual choice for prompt

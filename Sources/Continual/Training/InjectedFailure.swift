@@ -8,12 +8,14 @@ import Foundation
 /// kill                 the rank sends itself SIGKILL before step STEP (a node lost mid-training)
 /// kill-in-checkpoint   the rank sends itself SIGKILL while writing the first checkpoint at or after step STEP,
 ///                      after its tensors file and before state.json (rank 0 only writes checkpoints)
+/// signal               the rank sends itself SIGUSR1 before step STEP: the job stops after that step with a
+///                      checkpoint, as on a pre-emption notice, at a step a test can choose
 /// ```
 public struct InjectedFailure: Equatable, Sendable {
     public static let environmentKey = "PROMPTCL_INJECT_FAILURE"
 
     public enum Mode: String, Sendable, CaseIterable {
-        case error, kill
+        case error, kill, signal
         case killInCheckpoint = "kill-in-checkpoint"
     }
 
@@ -45,8 +47,8 @@ public struct InjectedFailure: Equatable, Sendable {
         return InjectedFailure(rank: rank, globalStep: step, mode: mode)
     }
 
-    /// Fires the fault when it is due on `rank` at `globalStep` and `moment`: throws (mode error) or kills the
-    /// process (SIGKILL: no handler, no flush, no MPI_Finalize).
+    /// Fires the fault when it is due on `rank` at `globalStep` and `moment`: throws (mode error), kills the
+    /// process (SIGKILL: no handler, no flush, no MPI_Finalize) or raises SIGUSR1 (mode signal).
     func killIfDue(rank: Int, globalStep: Int, during moment: Moment) throws {
         guard rank == self.rank else { return }
         switch (mode, moment) {
@@ -56,6 +58,8 @@ public struct InjectedFailure: Equatable, Sendable {
         case (.kill, .step) where globalStep == self.globalStep,
              (.killInCheckpoint, .checkpointWrite) where globalStep >= self.globalStep:
             kill(getpid(), SIGKILL)
+        case (.signal, .step) where globalStep == self.globalStep:
+            raise(SIGUSR1)
         default:
             return
         }

@@ -52,7 +52,7 @@ extension Trainer {
         TaskKeys.normalizeRows(&normalised, width: width)
         switch kind {
         case .classification:
-            let right = classify(images: images, normalised: normalised, imageTasks: imageTasks, positions: positions, samples: samples,
+            let right = try classify(images: images, normalised: normalised, imageTasks: imageTasks, positions: positions, samples: samples,
                                  owners: owners, task: task)
             for j in 0...task { scores[j].accuracy = percent(right[j], of: seen[j].count) }
         case .retrieval:
@@ -115,7 +115,7 @@ extension Trainer {
     /// Right class-incremental predictions per seen task, summed over the ranks; `images` raw (the linear
     /// head's input), `normalised` L2-normalised (cosine against the class texts).
     private func classify(images: [Float], normalised: [Float], imageTasks: [Int], positions: [Int], samples: [Int], owners: [Int],
-                          task: Int) -> [Int64] {
+                          task: Int) throws -> [Int64] {
         let classes = Array(split.classesSeen(upTo: task))
         let width = model.config.projectionDim
         var column = [Int: Int]()
@@ -131,7 +131,7 @@ extension Trainer {
             let promptTasks = method.selectsByTask ? Array(0...task) : [task]
             var embeddings = [Int: [Float]]()
             for k in promptTasks {
-                var rows = classTextEmbeddings(classes, promptTask: k)
+                var rows = try classTextEmbeddings(classes, promptTask: k)
                 TaskKeys.normalizeRows(&rows, width: width)
                 embeddings[k] = rows
             }

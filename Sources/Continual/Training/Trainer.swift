@@ -11,6 +11,7 @@ import Prompting
 ///   each step, on rank r with its n = B / P samples:
 ///     gradients = 0
 ///     image = vision(pixels; prompts)  -> objective over the global batch -> backward into the gradients
+///       (text-classifier: the class texts through the text prompts of task t too: `Trainer+Step`)
 ///     all-reduce(gradients)                         one call over the flat buffer
 ///     loss += method.addPromptLoss(values)          replicated values: added once, after the all-reduce
 ///     clip(gradients, max_grad_norm);  optimizer.step(values, gradients, lr(t, e + step / steps),
@@ -47,6 +48,8 @@ public final class Trainer {
     public internal(set) var taskKeys: (image: TaskKeys, text: TaskKeys)?
     let loader: BatchLoader
     let testLoader: BatchLoader
+    /// The class texts of `loss.template` through `text`: the text classifier's rows, and the evaluation's.
+    let classTexts: ClassTextEncoder
     let objective: TrainingObjective
     /// Where rank 0 writes checkpoints (`OUT/checkpoints`); nil: none are written (a stop signal still stops).
     public var checkpoints: CheckpointStore?
@@ -97,9 +100,10 @@ public final class Trainer {
         }
         method = try config.method.makeMethod(MethodContext(model: model.config, taskCount: config.tasks.count,
                                                             taskNameSimilarity: similarity))
-        if config.loss.kind != .contrastive && (!method.textPlan.sites.isEmpty || method.objectiveWeight != 1) {
-            throw TrainingError("loss.kind \"\(config.loss.kind.rawValue)\" gives no gradient to the text prompts of "
-                                + "method \"\(method.name)\": use loss.kind = \"contrastive\"")
+        if config.loss.kind == .linearHead && (!method.textPlan.sites.isEmpty || method.objectiveWeight != 1) {
+            throw TrainingError("loss.kind \"linear-head\" gives no gradient to the text prompts of method "
+                                + "\"\(method.name)\" (nor weighs its objective): use loss.kind = \"text-classifier\" "
+                                + "or \"contrastive\"")
         }
 
         var layout = ParameterLayout()
@@ -126,6 +130,8 @@ public final class Trainer {
                              contextLength: model.config.text.contextLength)
         testLoader = BatchLoader(dataset: testDataset, tokenizer: loaded.tokenizer, capacity: localBatch,
                                  contextLength: model.config.text.contextLength)
+        classTexts = ClassTextEncoder(tower: text, tokenizer: loaded.tokenizer, projectionDim: embedding,
+                                      maxClasses: classCount)
         switch config.loss.kind {
         case .contrastive:
             objective = .contrastive(ContrastiveObjective(capacity: config.train.globalBatch, width: embedding,
@@ -235,9 +241,7 @@ public final class Trainer {
                                                 classes: Array(split.classes(ofTask: task)), samples: sampler.indices.count,
                                                 epochs: epochs, stepsPerEpoch: steps))
         }
-        if case .textClassifier(let classifier) = objective {
-            classifier.setClasses(textEmbeddings: classTextEmbeddings(classes, promptTask: task), count: classes.count)
-        }
+        try beginClassifier(task: task, classes: classes)
         let range = method.trainedRange(task: task, in: parameters.layout)
         let optimizer = Optimizer(config: config.optimizer, parameterCount: range.count)
         if let state = resuming?.optimizer { try optimizer.restore(state) }
@@ -322,24 +326,32 @@ public final class Trainer {
         return PromptSet(vision: method.visionPlan, text: method.textPlan, visionValues: vision, textValues: text)
     }
 
-    /// The text embeddings (C, E) of `loss.template` for each class of `classes`, in order, through the
-    /// method's text prompts of `promptTask` (frozen for the methods the classifier losses accept).
-    func classTextEmbeddings(_ classes: [Int], promptTask: Int) -> [Float] {
-        let e = model.config.projectionDim
-        var embeddings = [Float](repeating: 0, count: classes.count * e)
-        let texts = classes.map { config.loss.template.replacingOccurrences(of: "{class}", with: dataset.classNames[$0]) }
-        for start in stride(from: 0, to: texts.count, by: localBatch) {
-            let chunk = Array(texts[start..<min(start + localBatch, texts.count)])
-            loader.loadTexts(chunk)
-            if !method.textPlan.sites.isEmpty {
-                method.prepare(values: parameters.values, batch: PromptBatch(count: chunk.count, task: promptTask))
-            }
-            let output = text.forward(ids: loader.ids, prompts: method.textPrompts(parameters.values), batch: chunk.count)
-            embeddings.withUnsafeMutableBufferPointer {
-                ($0.baseAddress! + start * e).update(from: output, count: chunk.count * e)
-            }
+    /// Readies the text classifier (if it is the objective) for `task`: the class texts of `classes` to embed;
+    /// their embeddings once now when the method has no text prompts (they stay frozen), else every step
+    /// through the prompts being trained (`Trainer+Step`).
+    func beginClassifier(task: Int, classes: [Int]) throws {
+        guard case .textClassifier(let classifier) = objective else { return }
+        classTexts.setTexts(classes.map(classText))
+        if method.textPlan.sites.isEmpty {
+            classifier.setClasses(textEmbeddings: try classTexts.forward(prompts: [], method: method.name),
+                                  count: classes.count)
         }
-        return embeddings
+    }
+
+    /// `loss.template` for dataset class `index`.
+    private func classText(_ index: Int) -> String {
+        config.loss.template.replacingOccurrences(of: "{class}", with: dataset.classNames[index])
+    }
+
+    /// The text embeddings (C, E) of `loss.template` for each class of `classes`, in order, through the
+    /// method's text prompts of `promptTask`: what the text classifier trains against during `promptTask`.
+    func classTextEmbeddings(_ classes: [Int], promptTask: Int) throws -> [Float] {
+        if !method.textPlan.sites.isEmpty {
+            method.prepare(values: parameters.values, batch: PromptBatch(count: 1, task: promptTask))
+        }
+        classTexts.setTexts(classes.map(classText))
+        let embeddings = try classTexts.forward(prompts: method.textPrompts(parameters.values), method: method.name)
+        return Array(UnsafeBufferPointer(start: embeddings, count: classes.count * model.config.projectionDim))
     }
 
     /// The frozen image embeddings (n, E) of the pixels `loader` holds: L2P's queries.

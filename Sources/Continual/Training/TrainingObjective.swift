@@ -4,7 +4,8 @@ import CLIP
 enum TrainingObjective {
     /// CLIP's loss over the global batch, image and caption embeddings gathered from every rank.
     case contrastive(ContrastiveObjective)
-    /// Frozen class text embeddings as the classifier; the rows are set at each task's start.
+    /// The class texts' embeddings as the classifier: through the method's text prompts every step (trained with
+    /// them), or set once at each task's start for methods without text prompts.
     case textClassifier(TextClassifierObjective)
     /// A trained linear head (its tensors in the trainable buffer).
     case linearHead(LinearHeadObjective)

@@ -31,6 +31,10 @@ struct BenchStepCommand: ParsableCommand {
     @Flag(help: "Print one JSON object per measurement instead of a table row.")
     var json = false
 
+    @Flag(help: ArgumentHelp("After each measurement, profile as many more steps by kernel kind (GEMMs, attention, "
+                             + "softmax, LayerNorm, GELU, other): time per step, share, GFLOP/s, fraction of sgemm."))
+    var breakdown = false
+
     func validate() throws {
         guard batches.allSatisfy({ $0 > 0 }) else { throw ValidationError("--batch must be positive") }
         guard threadCounts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--threads must be positive") }
@@ -64,11 +68,21 @@ struct BenchStepCommand: ParsableCommand {
                                           gflops: gflops, sgemm_gflops: sgemm, fraction_of_sgemm: gflops / sgemm,
                                           workspace_mib: Double(result.workspaceBytes) / 1_048_576)
                 print(json ? try jsonLine(row) : row.tableLine)
+                if let profile = result.profile {
+                    let rows = StepBreakdown.rows(profile: profile.kernels, steps: steps, stepSeconds: profile.seconds,
+                                                  sgemmGflops: sgemm)
+                    if json {
+                        for row in rows { print(try jsonLine(row.withContext(threads: threads, batch: batch))) }
+                    } else {
+                        print(StepBreakdown.table(rows))
+                    }
+                }
             }
         }
     }
 
-    private func measure(model: CLIPModel, plan: PromptPlan, batch: Int) -> (seconds: Double, flops: Double, workspaceBytes: Int) {
+    private func measure(model: CLIPModel, plan: PromptPlan, batch: Int)
+        -> (seconds: Double, flops: Double, workspaceBytes: Int, profile: (kernels: KernelProfile, seconds: Double)?) {
         let config = model.config
         let width = config.vision.encoder.hiddenSize, e = config.projectionDim
         var generator = SplitMix64(seed: 7)
@@ -87,17 +101,22 @@ struct BenchStepCommand: ParsableCommand {
 
         let tower = VisionTower(model: model, capacity: batch, plan: plan)
         let objective = ContrastiveObjective(capacity: batch, width: e)
-        var best = Double.infinity
-        for step in 0...steps {
+        func step() -> Double {
             let start = DispatchTime.now().uptimeNanoseconds
             let image = tower.forward(pixels: pixels, prompts: values, batch: batch)
             _ = objective.forward(image: image, text: textEmbeds, count: batch, logScale: model.logitScale)
             tower.backward(dEmbeds: objective.backward().dImage, promptGradients: gradients, batch: batch)
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            if step > 0 { best = min(best, seconds) }
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
+        _ = step()
+        let best = (0..<steps).map { _ in step() }.min()!
         let flops = VisionStepFlops(config: config.vision, plan: plan, batch: batch).total
-        return (best, flops, tower.workspaceBytes)
+        guard breakdown else { return (best, flops, tower.workspaceBytes, nil) }
+        let profile = KernelProfile()
+        KernelProfile.active = profile
+        defer { KernelProfile.active = nil }
+        let profiled = (0..<steps).map { _ in step() }.reduce(0, +)
+        return (best, flops, tower.workspaceBytes, (profile, profiled))
     }
 }
 
