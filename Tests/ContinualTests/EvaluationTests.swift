@@ -211,18 +211,24 @@ final class EvaluationTests: XCTestCase {
         let seen = (0...record.task).map { trainer.split.indices(ofTask: $0, in: trainer.testDataset) }
         let samples = seen.flatMap { $0 }
         let images = samples.map { reference.normalised(reference.image($0).embedding) }
-        let captions = samples.map { reference.text(trainer.testDataset.caption(at: $0), promptTask: nil) }
+        // Every caption of every image, each knowing its image.
+        let owners = samples.indices.flatMap { i in [Int](repeating: i, count: trainer.testDataset.captions(at: samples[i]).count) }
+        XCTAssertGreaterThan(owners.count, samples.count, "several captions per image", file: file, line: line)
+        let captions = samples.flatMap { trainer.testDataset.captions(at: $0) }.map { reference.text($0, promptTask: nil) }
         let similarity = images.map { image in captions.map { dot(image, $0) } }
-        // Pessimistic rank: 1 + the gallery items scoring at least the right one's.
-        func rank(_ scores: [Float], _ right: Int) -> Int {
-            1 + scores.indices.filter { $0 != right && scores[$0] >= scores[right] }.count
+        // Pessimistic rank: 1 + the wrong gallery items scoring at least the best right one.
+        func rank(_ scores: [Float], _ right: Set<Int>) -> Int {
+            let best = right.map { scores[$0] }.max()!
+            return 1 + scores.indices.filter { !right.contains($0) && scores[$0] >= best }.count
         }
         var start = 0
         for j in 0...record.task {
             let queries = start..<(start + seen[j].count)
             start += seen[j].count
-            let imageRanks = queries.map { rank(similarity[$0], $0) }
-            let textRanks = queries.map { q in rank(similarity.map { $0[q] }, q) }
+            let imageRanks = queries.map { i in rank(similarity[i], Set(owners.indices.filter { owners[$0] == i })) }
+            let textRanks = owners.indices.filter { queries.contains(owners[$0]) }.map { c in
+                rank(similarity.map { $0[c] }, [owners[c]])
+            }
             func recall(_ ranks: [Int], _ k: Int) -> Double {
                 100 * Double(ranks.filter { $0 <= k }.count) / Double(ranks.count)
             }
