@@ -107,6 +107,30 @@ extension ProcessGroup {
         return (values, counts)
     }
 
+    /// Varying counts, to `root` only (MPI_Gatherv): every rank's values in rank order on `root`, nil on the others
+    /// (which then hold nothing more than their own share). The counts travel first, gathered on every rank.
+    public func gatherv<T: MPIScalar>(_ local: [T], root: Int = 0, file: StaticString = #fileID,
+                                       line: UInt = #line) -> [T]? {
+        precondition((0..<size).contains(root), "gatherv: root \(root) outside 0..<\(size)")
+        let counts = allgather([Int64(local.count)], file: file, line: line).map { Int($0) }
+        let total = counts.reduce(0, +)
+        precondition(total <= Int(Int32.max), "gatherv: \(total) elements exceed Int32")
+        let receiveCounts = counts.map { Int32($0) }
+        var displacements = [Int32](repeating: 0, count: size)
+        for r in 1..<max(size, 1) { displacements[r] = displacements[r - 1] + receiveCounts[r - 1] }
+        var gathered = [T](unsafeUninitializedCapacity: rank == root ? total : 0) { _, initialised in
+            initialised = rank == root ? total : 0
+        }
+        local.withUnsafeBufferPointer { send in
+            gathered.withUnsafeMutableBufferPointer { receive in
+                check(MPI_Gatherv(send.baseAddress, Int32(local.count), T.mpiDatatype, receive.baseAddress,
+                                  receiveCounts, displacements, T.mpiDatatype, Int32(root), communicator),
+                      "MPI_Gatherv(\(local.count) x \(T.self), root \(root))", file: file, line: line)
+            }
+        }
+        return rank == root ? gathered : nil
+    }
+
     // MARK: Broadcast
 
     /// `buffer` on every rank becomes `buffer` of rank `root`; counts must match on all ranks.

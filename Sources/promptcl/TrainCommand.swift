@@ -45,6 +45,9 @@ struct TrainCommand: ParsableCommand {
 
     mutating func run() throws {
         let group = ProcessGroup.world
+        // From here on a stop signal is recorded, not fatal: one that comes during the set-up stops the run at its
+        // first step, with a checkpoint.
+        StopSignals.install()
         if let threads { ComputeThreads.set(threads) }
         let (configFile, outDirectory, overrides, resume) = (config, out, self.overrides, self.resume)
         let (trainer, recorder, chosen) = Self.agreeOnSetup(group) { () throws -> (Trainer, RunRecorder?, Checkpoint?) in

@@ -9,7 +9,7 @@ import XCTest
 /// errors, and config.toml's round trip.
 final class ConfigLoaderTests: XCTestCase {
     private let source = "run.toml"
-    private let topLevelKeys = ["data", "evaluation", "loss", "method", "model", "optimizer", "schedule", "seed", "tasks", "train"]
+    private let topLevelKeys = ["checkpoint", "data", "evaluation", "loss", "method", "model", "optimizer", "schedule", "seed", "tasks", "train"]
     private let optimizerKeys = ["beta1", "beta2", "eps", "kind", "lr", "momentum", "nesterov", "weight_decay"]
 
     private func load(_ toml: String, _ overrides: [String] = []) throws -> TrainingConfig {

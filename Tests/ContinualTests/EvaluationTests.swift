@@ -214,83 +214,6 @@ final class EvaluationTests: XCTestCase {
 
     private func dot(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
 
-    /// Class-incremental accuracy when each class text is conditioned on the image it scores.
-    private func assertCoupledClassification(_ trainer: Trainer, _ record: EvaluationRecord,
-                                             file: StaticString = #filePath, line: UInt = #line) throws {
-        let reference = try CoupledReference(trainer)
-        let classes = Array(trainer.split.classesSeen(upTo: record.task))
-        let texts = classes.map { trainer.config.loss.template.replacingOccurrences(of: "{class}",
-                                                                                    with: trainer.dataset.classNames[$0]) }
-        for j in 0...record.task {
-            var right = 0, identity = 0
-            let indices = trainer.split.indices(ofTask: j, in: trainer.testDataset)
-            for index in indices {
-                let (image, k) = reference.image(index)
-                if k == j { identity += 1 }
-                let logits = texts.map { dot(image, reference.conditioned($0)) }
-                let predicted = logits.indices.reduce(0) { logits[$1] > logits[$0] ? $1 : $0 }
-                if classes[predicted] == trainer.testDataset.label(at: index) { right += 1 }
-            }
-            let scores = record.tasks[j]
-            XCTAssertEqual(scores.accuracy!, 100 * Double(right) / Double(indices.count), accuracy: 1e-9,
-                           "task \(j)'s accuracy against the one-sample reference", file: file, line: line)
-            XCTAssertEqual(scores.taskIdentity!, 100 * Double(identity) / Double(indices.count), accuracy: 1e-9,
-                           "task \(j)'s task identity", file: file, line: line)
-        }
-    }
-
-    /// Retrieval re-ranked as `Trainer.rescoreCandidates` says, by a loop: the unfused cosine ranks the gallery, each
-    /// query's k best (earlier index first on ties) are ordered by the fused score of their pair, and the ground truth's
-    /// rank is counted pessimistically.
-    private func assertCoupledRetrieval(_ trainer: Trainer, _ record: EvaluationRecord, k: Int,
-                                        file: StaticString = #filePath, line: UInt = #line) throws {
-        let unfused = try Reference(trainer, task: record.task), coupled = try CoupledReference(trainer)
-        let seen = (0...record.task).map { trainer.split.indices(ofTask: $0, in: trainer.testDataset) }
-        let samples = seen.flatMap { $0 }, n = samples.count
-        let images = samples.map { coupled.image($0).embedding }
-        let captions = samples.map { unfused.text(trainer.testDataset.caption(at: $0), promptTask: nil) }
-        let similarity = images.map { image in captions.map { dot(image, $0) } }
-        func fused(_ g: Int, _ h: Int) -> Float {
-            let image = coupled.image(samples[g]).embedding
-            return dot(image, coupled.conditioned(trainer.testDataset.caption(at: samples[h])))
-        }
-        func top(_ scores: [Float]) -> [Int] {
-            Array(scores.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }.prefix(k))
-        }
-        // Query q's rank of its own pair: `scores` the unfused row (or column), `pair(c)` the fused score with item c.
-        func rank(_ scores: [Float], _ q: Int, _ pair: (Int) -> Float) -> Int {
-            let candidates = top(scores)
-            if candidates.contains(q) {
-                let best = pair(q)
-                return 1 + candidates.filter { $0 != q && pair($0) >= best }.count
-            }
-            return k + 1 + scores.indices.filter { !candidates.contains($0) && $0 != q && scores[$0] >= scores[q] }.count
-        }
-        let imageRanks = (0..<n).map { g in rank(similarity[g], g) { fused(g, $0) } }
-        let textRanks = (0..<n).map { h in rank(similarity.map { $0[h] }, h) { fused($0, h) } }
-        XCTAssertNotEqual(imageRanks, try RetrievalRecall.bestRanks(similarity: similarity.flatMap { $0 }, rows: n, columns: n,
-                                                                    queries: .rows, relevant: (0..<n).map { [$0] }),
-                          "re-scoring changes some ranks", file: file, line: line)
-        var start = 0
-        for j in 0...record.task {
-            let queries = start..<(start + seen[j].count)
-            start += seen[j].count
-            func recall(_ ranks: [Int], _ cutoff: Int) -> Double {
-                100 * Double(queries.filter { ranks[$0] <= cutoff }.count) / Double(queries.count)
-            }
-            let scores = record.tasks[j]
-            for (cutoff, got, want) in [(1, scores.imageToText!.r1, recall(imageRanks, 1)),
-                                        (5, scores.imageToText!.r5, recall(imageRanks, 5)),
-                                        (10, scores.imageToText!.r10, recall(imageRanks, 10)),
-                                        (1, scores.textToImage!.r1, recall(textRanks, 1)),
-                                        (5, scores.textToImage!.r5, recall(textRanks, 5)),
-                                        (10, scores.textToImage!.r10, recall(textRanks, 10))] {
-                XCTAssertEqual(got, want, accuracy: 1e-9, "task \(j)'s re-ranked R@\(cutoff) against the loop's ranks",
-                               file: file, line: line)
-            }
-        }
-    }
-
     private func assertClassification(_ trainer: Trainer, _ record: EvaluationRecord,
                                       file: StaticString = #filePath, line: UInt = #line) throws {
         let reference = try Reference(trainer, task: record.task)
@@ -343,18 +266,24 @@ final class EvaluationTests: XCTestCase {
         let seen = (0...record.task).map { trainer.split.indices(ofTask: $0, in: trainer.testDataset) }
         let samples = seen.flatMap { $0 }
         let images = samples.map { reference.normalised(reference.image($0).embedding) }
-        let captions = samples.map { reference.text(trainer.testDataset.caption(at: $0), promptTask: nil) }
+        // Every caption of every image, each knowing its image.
+        let owners = samples.indices.flatMap { i in [Int](repeating: i, count: trainer.testDataset.captions(at: samples[i]).count) }
+        XCTAssertGreaterThan(owners.count, samples.count, "several captions per image", file: file, line: line)
+        let captions = samples.flatMap { trainer.testDataset.captions(at: $0) }.map { reference.text($0, promptTask: nil) }
         let similarity = images.map { image in captions.map { dot(image, $0) } }
-        // Pessimistic rank: 1 + the gallery items scoring at least the right one's.
-        func rank(_ scores: [Float], _ right: Int) -> Int {
-            1 + scores.indices.filter { $0 != right && scores[$0] >= scores[right] }.count
+        // Pessimistic rank: 1 + the wrong gallery items scoring at least the best right one.
+        func rank(_ scores: [Float], _ right: Set<Int>) -> Int {
+            let best = right.map { scores[$0] }.max()!
+            return 1 + scores.indices.filter { !right.contains($0) && scores[$0] >= best }.count
         }
         var start = 0
         for j in 0...record.task {
             let queries = start..<(start + seen[j].count)
             start += seen[j].count
-            let imageRanks = queries.map { rank(similarity[$0], $0) }
-            let textRanks = queries.map { q in rank(similarity.map { $0[q] }, q) }
+            let imageRanks = queries.map { i in rank(similarity[i], Set(owners.indices.filter { owners[$0] == i })) }
+            let textRanks = owners.indices.filter { queries.contains(owners[$0]) }.map { c in
+                rank(similarity.map { $0[c] }, [owners[c]])
+            }
             func recall(_ ranks: [Int], _ k: Int) -> Double {
                 100 * Double(ranks.filter { $0 <= k }.count) / Double(ranks.count)
             }
@@ -366,6 +295,91 @@ final class EvaluationTests: XCTestCase {
                                    (5, scores.textToImage!.r5, recall(textRanks, 5)),
                                    (10, scores.textToImage!.r10, recall(textRanks, 10))] {
                 XCTAssertEqual(got, want, accuracy: 1e-9, "task \(j)'s R@\(k) against the loop's ranks",
+                               file: file, line: line)
+            }
+        }
+    }
+
+    /// Class-incremental accuracy when each class text is conditioned on the image it scores.
+    private func assertCoupledClassification(_ trainer: Trainer, _ record: EvaluationRecord,
+                                             file: StaticString = #filePath, line: UInt = #line) throws {
+        let reference = try CoupledReference(trainer)
+        let classes = Array(trainer.split.classesSeen(upTo: record.task))
+        let texts = classes.map { trainer.config.loss.template.replacingOccurrences(of: "{class}",
+                                                                                    with: trainer.dataset.classNames[$0]) }
+        for j in 0...record.task {
+            var right = 0, identity = 0
+            let indices = trainer.split.indices(ofTask: j, in: trainer.testDataset)
+            for index in indices {
+                let (image, k) = reference.image(index)
+                if k == j { identity += 1 }
+                let logits = texts.map { dot(image, reference.conditioned($0)) }
+                let predicted = logits.indices.reduce(0) { logits[$1] > logits[$0] ? $1 : $0 }
+                if classes[predicted] == trainer.testDataset.label(at: index) { right += 1 }
+            }
+            let scores = record.tasks[j]
+            XCTAssertEqual(scores.accuracy!, 100 * Double(right) / Double(indices.count), accuracy: 1e-9,
+                           "task \(j)'s accuracy against the one-sample reference", file: file, line: line)
+            XCTAssertEqual(scores.taskIdentity!, 100 * Double(identity) / Double(indices.count), accuracy: 1e-9,
+                           "task \(j)'s task identity", file: file, line: line)
+        }
+    }
+
+    /// Retrieval re-ranked as `Trainer.rescoreCandidates` says, by a loop, over every caption of every image: the
+    /// unfused cosine ranks the gallery, each query's k best (earlier index first on ties) are ordered by the fused
+    /// score of their pair (the image's stage A, the caption conditioned on it), and the best relevant item's rank is
+    /// counted pessimistically.
+    private func assertCoupledRetrieval(_ trainer: Trainer, _ record: EvaluationRecord, k: Int,
+                                        file: StaticString = #filePath, line: UInt = #line) throws {
+        let unfused = try Reference(trainer, task: record.task), coupled = try CoupledReference(trainer)
+        let seen = (0...record.task).map { trainer.split.indices(ofTask: $0, in: trainer.testDataset) }
+        let samples = seen.flatMap { $0 }, n = samples.count
+        let texts = samples.flatMap { trainer.testDataset.captions(at: $0) }
+        let owners = samples.indices.flatMap { i in [Int](repeating: i, count: trainer.testDataset.captions(at: samples[i]).count) }
+        XCTAssertGreaterThan(owners.count, n, "several captions per image", file: file, line: line)
+        let images = samples.map { coupled.image($0).embedding }
+        let captions = texts.map { unfused.text($0, promptTask: nil) }
+        let similarity = images.map { image in captions.map { dot(image, $0) } }
+        func fused(_ g: Int, _ c: Int) -> Float {
+            let image = coupled.image(samples[g]).embedding
+            return dot(image, coupled.conditioned(texts[c]))
+        }
+        func top(_ scores: [Float]) -> [Int] {
+            Array(scores.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }.prefix(k))
+        }
+        // A query's rank: `scores` its unfused row (or column), `right` its relevant items, `pair(x)` the fused score
+        // with gallery item x.
+        func rank(_ scores: [Float], _ right: Set<Int>, _ pair: (Int) -> Float) -> Int {
+            let candidates = top(scores)
+            if let best = candidates.filter(right.contains).map(pair).max() {
+                return 1 + candidates.filter { !right.contains($0) && pair($0) >= best }.count
+            }
+            let best = right.map { scores[$0] }.max()!
+            return candidates.count + 1
+                + scores.indices.filter { !candidates.contains($0) && !right.contains($0) && scores[$0] >= best }.count
+        }
+        let imageRanks = (0..<n).map { g in rank(similarity[g], Set(owners.indices.filter { owners[$0] == g })) { fused(g, $0) } }
+        let textRanks = owners.indices.map { c in rank(similarity.map { $0[c] }, [owners[c]]) { fused($0, c) } }
+        let plainRanks = try RetrievalRecall.bestRanks(
+            similarity: similarity.flatMap { $0 }, rows: n, columns: owners.count, queries: .rows,
+            relevant: try RetrievalRecall.captionsOfImages(captionImages: owners, imageCount: n))
+        XCTAssertNotEqual(imageRanks, plainRanks, "re-scoring changes some ranks", file: file, line: line)
+        var start = 0
+        for j in 0...record.task {
+            let queries = start..<(start + seen[j].count)
+            start += seen[j].count
+            let captionQueries = owners.indices.filter { queries.contains(owners[$0]) }
+            func recall(_ ranks: [Int], _ subset: [Int], _ cutoff: Int) -> Double {
+                100 * Double(subset.filter { ranks[$0] <= cutoff }.count) / Double(subset.count)
+            }
+            let scores = record.tasks[j]
+            for (cutoff, got, want) in [(1, scores.imageToText!.r1, recall(imageRanks, Array(queries), 1)),
+                                        (5, scores.imageToText!.r5, recall(imageRanks, Array(queries), 5)),
+                                        (10, scores.imageToText!.r10, recall(imageRanks, Array(queries), 10)),
+                                        (1, scores.textToImage!.r1, recall(textRanks, captionQueries, 1)),
+                                        (5, scores.textToImage!.r5, recall(textRanks, captionQueries, 5)),
+                                        (10, scores.textToImage!.r10, recall(textRanks, captionQueries, 10))] {
+                XCTAssertEqual(got, want, accuracy: 1e-9, "task \(j)'s re-ranked R@\(cutoff) against the loop's ranks",
                                file: file, line: line)
             }
         }

@@ -64,6 +64,24 @@ final class ProcessGroupTests: XCTestCase {
         XCTAssertEqual(sparseValues, (0..<(group.size - 1)).map { Float($0) }, "allgatherv with an empty rank")
     }
 
+    func testGathervToEveryRoot() {
+        for root in 0..<group.size {
+            let local = (0..<(group.rank + 1)).map { Int64(100 * group.rank + $0) }
+            let gathered = group.gatherv(local, root: root)
+            if group.rank == root {
+                XCTAssertEqual(gathered, (0..<group.size).flatMap { r in (0..<(r + 1)).map { Int64(100 * r + $0) } },
+                               "gatherv values on root \(root)")
+            } else {
+                XCTAssertNil(gathered, "gatherv gives nothing to rank \(group.rank) (root \(root))")
+            }
+            let empty: [Float] = group.rank == root ? [] : [Float(group.rank)]
+            let sparse = group.gatherv(empty, root: root)
+            if group.rank == root {
+                XCTAssertEqual(sparse, (0..<group.size).filter { $0 != root }.map { Float($0) }, "an empty root share")
+            }
+        }
+    }
+
     func testBroadcastFromEveryRoot() {
         for root in 0..<group.size {
             var floats = group.rank == root ? [1.5, -2, Float(root)] : [Float](repeating: 0, count: 3)

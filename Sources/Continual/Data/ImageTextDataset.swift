@@ -18,13 +18,9 @@ public protocol ImageTextDataset: Sendable {
     func label(at index: Int) -> Int
     /// The caption of sample `index` (the one training uses).
     func caption(at index: Int) -> String
-    /// Every caption of sample `index`, `caption(at:)` first (COCO's images have about 5; the default is the one).
+    /// Every caption of sample `index`, `caption(at:)` first (COCO's images have about 5, the synthetic samples 3).
     func captions(at index: Int) -> [String]
     /// CLIP-normalised pixels (3, imageSize, imageSize) of sample `index` into `destination` (CLIP mean
     /// (0.48145466, 0.4578275, 0.40821073), std (0.26862954, 0.26130258, 0.27577711)).
     func writePixels(at index: Int, into destination: UnsafeMutablePointer<Float>)
-}
-
-extension ImageTextDataset {
-    public func captions(at index: Int) -> [String] { [caption(at: index)] }
 }

@@ -2,6 +2,15 @@ extension SyntheticShapes {
     /// Number of caption templates a sample draws from (see `caption(at:)`).
     static let captionTemplateCount = 3
 
+    /// Every wording of the sample, its own template's first (as COCO has several captions per image): what the
+    /// retrieval evaluation puts in the gallery.
+    public func captions(at index: Int) -> [String] {
+        let s = sample(at: index)
+        return (0..<Self.captionTemplateCount).map { (s.template + $0) % Self.captionTemplateCount }.map {
+            Self.caption(colour: s.colour, shape: s.shape, isLarge: s.isLarge, placement: s.placement, template: $0)
+        }
+    }
+
     /// The sample's caption, by its template, with what = "a large red circle", where = "in the upper left":
     /// ```
     /// 0: "{what} {where}"    1: "a photo of {what} {where}"    2: "{where}, {what}"

@@ -17,8 +17,9 @@ extension Trainer {
     /// classification: class_c^k = norm(text(template(c); prompts of k))  for each seen class c and prompt task k
     ///   prediction_n = argmax_c image_n . class_c^{k_n}   (linear-head: argmax_c image_n W_c^T + b_c)
     ///   counts of right predictions per task, summed over the ranks
-    /// retrieval: rows gathered on every rank; rank 0: S = images . captions^T over all N pairs,
-    ///   RetrievalRecall per query task in both directions (a sample's own caption is its ground truth)
+    /// retrieval: every caption of every image (COCO: 5 per image) encoded where its image is; rows gathered on
+    ///   rank 0: S = images . captions^T, RetrievalRecall per query task in both directions (an image's own
+    ///   captions are its ground truth; a caption's image is its)
     /// ```
     /// Task identity is per sample, never a vote over the batch. A `CoupledStepMethod` (LPI-P) scores a text against an
     /// image with the text conditioned on it (`Trainer+CoupledEvaluation`): classification runs the class texts through
@@ -80,13 +81,20 @@ extension Trainer {
                                    task: task)
             for j in 0...task { scores[j].accuracy = percent(right[j], of: seen[j].count) }
         case .retrieval:
-            var captions = [Float](repeating: 0, count: positions.count * width)
-            for start in stride(from: 0, to: positions.count, by: localBatch) {
-                let chunk = positions[start..<min(start + localBatch, positions.count)].map { samples[$0] }
-                encodeCaptions(chunk, task: task, into: &captions, row: start)
+            // Every caption of every local test image (COCO: 5 each), with its image's position.
+            let texts = positions.map { testDataset.captions(at: samples[$0]) }
+            let captionPositions = zip(positions, texts).flatMap { position, captions in
+                [Int64](repeating: Int64(position), count: captions.count)
             }
-            let recalls = try retrieve(images: normalised, imageTasks: imageTasks, captions: captions, positions: positions,
-                                       samples: samples, owners: owners, task: task)
+            let flat = texts.flatMap { $0 }
+            var captions = [Float](repeating: 0, count: flat.count * width)
+            for start in stride(from: 0, to: flat.count, by: localBatch) {
+                encodeCaptions(Array(flat[start..<min(start + localBatch, flat.count)]), task: task, into: &captions,
+                               row: start)
+            }
+            let recalls = try retrieve(images: normalised, imageTasks: imageTasks, captions: captions,
+                                       captionPositions: captionPositions, positions: positions, samples: samples,
+                                       owners: owners, task: task)
             for j in 0...task { (scores[j].imageToText, scores[j].textToImage) = recalls[j] }
         case .auto, .none:
             preconditionFailure("evaluation.kind \(kind) reached evaluate")
@@ -126,10 +134,10 @@ extension Trainer {
         return tasks
     }
 
-    /// Writes the L2-normalised prompted caption embeddings of `indices` into `rows` from row `row` on.
-    private func encodeCaptions(_ indices: [Int], task: Int, into rows: inout [Float], row: Int) {
-        let n = indices.count, width = model.config.projectionDim
-        testLoader.loadCaptions(indices)
+    /// Writes the L2-normalised prompted embeddings of `captions` into `rows` from row `row` on.
+    private func encodeCaptions(_ captions: [String], task: Int, into rows: inout [Float], row: Int) {
+        let n = captions.count, width = model.config.projectionDim
+        testLoader.loadTexts(captions)
         var tasks = [Int](repeating: task, count: n)
         if method.selectsByTask, let keys = taskKeys, let frozenText {
             tasks = keys.text.predict(features: frozenText.forward(ids: testLoader.ids, prompts: [], batch: n), count: n)
@@ -196,48 +204,69 @@ extension Trainer {
         return right
     }
 
-    /// Each seen task's recall in both directions, computed on rank 0 from the rows of every rank (empty
-    /// recalls on the others); a coupled method's best candidates re-scored (`rerankedRanks`).
-    private func retrieve(images: [Float], imageTasks: [Int], captions: [Float], positions: [Int], samples: [Int],
-                          owners: [Int], task: Int) throws -> [(RecallAtK?, RecallAtK?)] {
+    /// Each seen task's recall in both directions, computed on rank 0 from the rows every rank sends it (empty
+    /// recalls on the others):
+    /// ```
+    /// images (n, E) in rank order, captions (m, E) in rank order, caption c belonging to image image(c)
+    /// S = images . captions^T                                           (n, m)
+    /// image -> text: query i ranks the m captions, relevant {c : image(c) = i} (its best one counts)
+    /// text -> image: query c ranks the n images, relevant {image(c)}
+    /// per seen task j: the images of task j as queries, and the captions of task j's images
+    /// ```
+    /// A coupled method's best candidates of each query are re-scored with fusion (`rescoreCandidates`, every rank
+    /// taking part; `RetrievalRecall.rerankedRanks`).
+    private func retrieve(images: [Float], imageTasks: [Int], captions: [Float], captionPositions: [Int64],
+                          positions: [Int], samples: [Int], owners: [Int], task: Int) throws -> [(RecallAtK?, RecallAtK?)] {
         let width = model.config.projectionDim
-        let gatheredImages = group.allgatherv(images).values
-        let gatheredCaptions = group.allgatherv(captions).values
-        // Rows arrive in rank order: rank 0's positions, then rank 1's, ...
+        let gatheredImages = group.gatherv(images), gatheredCaptions = group.gatherv(captions)
+        let gatheredPositions = group.gatherv(captionPositions)
+        guard let gatheredImages, let gatheredCaptions, let gatheredPositions else {
+            if let coupled {
+                _ = try rescoreCandidates(coupled, similarity: nil, images: images, imageTasks: imageTasks,
+                                          positions: positions, samples: samples, owners: owners)
+            }
+            return Array(repeating: (nil, nil), count: task + 1)
+        }
+        // Image rows arrive in rank order: rank 0's positions, then rank 1's, ...
         let order = (0..<group.size).flatMap { r in Array(stride(from: r, to: owners.count, by: group.size)) }
-        guard coupled != nil || group.isRoot else { return Array(repeating: (nil, nil), count: task + 1) }
-        let n = order.count
-        var similarity = [Float](repeating: 0, count: n * n)
+        var imageRow = [Int](repeating: 0, count: owners.count)
+        for (row, position) in order.enumerated() { imageRow[position] = row }
+        let captionImages = gatheredPositions.map { imageRow[Int($0)] }
+        let (n, m) = (order.count, captionImages.count)
+        var similarity = [Float](repeating: 0, count: n * m)
         gatheredImages.withUnsafeBufferPointer { a in
             gatheredCaptions.withUnsafeBufferPointer { b in
                 similarity.withUnsafeMutableBufferPointer { c in
-                    Gemm.multiply(transposeA: false, transposeB: true, m: n, n: n, k: width, a: a.baseAddress!,
-                                  lda: width, b: b.baseAddress!, ldb: width, beta: 0, c: c.baseAddress!, ldc: n)
+                    Gemm.multiply(transposeA: false, transposeB: true, m: n, n: m, k: width, a: a.baseAddress!,
+                                  lda: width, b: b.baseAddress!, ldb: width, beta: 0, c: c.baseAddress!, ldc: m)
                 }
             }
         }
-        let relevant = (0..<n).map { [$0] }
+        let relevant = try RetrievalRecall.captionsOfImages(captionImages: captionImages, imageCount: n)
         let imageRanks, textRanks: [Int]
         if let coupled {
-            let rescored = try rescoreCandidates(coupled, similarity: similarity, count: n, images: images,
-                                                 imageTasks: imageTasks, positions: positions, samples: samples, order: order)
-            guard let rescored else { return Array(repeating: (nil, nil), count: task + 1) }
-            imageRanks = try RetrievalRecall.rerankedRanks(similarity: similarity, rows: n, columns: n, queries: .rows,
+            guard let rescored = try rescoreCandidates(coupled, similarity: similarity, images: images,
+                                                       imageTasks: imageTasks, positions: positions, samples: samples,
+                                                       owners: owners) else {
+                preconditionFailure("rank 0 receives the re-scored candidates")
+            }
+            imageRanks = try RetrievalRecall.rerankedRanks(similarity: similarity, rows: n, columns: m, queries: .rows,
                                                            candidates: rescored.rows, scores: rescored.rowScores,
                                                            relevant: relevant)
-            textRanks = try RetrievalRecall.rerankedRanks(similarity: similarity, rows: n, columns: n, queries: .columns,
+            textRanks = try RetrievalRecall.rerankedRanks(similarity: similarity, rows: n, columns: m, queries: .columns,
                                                           candidates: rescored.columns, scores: rescored.columnScores,
-                                                          relevant: relevant)
+                                                          relevant: captionImages.map { [$0] })
         } else {
-            imageRanks = try RetrievalRecall.bestRanks(similarity: similarity, rows: n, columns: n, queries: .rows,
+            imageRanks = try RetrievalRecall.bestRanks(similarity: similarity, rows: n, columns: m, queries: .rows,
                                                        relevant: relevant)
-            textRanks = try RetrievalRecall.bestRanks(similarity: similarity, rows: n, columns: n, queries: .columns,
-                                                      relevant: relevant)
+            textRanks = try RetrievalRecall.bestRanks(similarity: similarity, rows: n, columns: m, queries: .columns,
+                                                      relevant: captionImages.map { [$0] })
         }
         return try (0...task).map { j in
-            let queries = (0..<n).filter { owners[order[$0]] == j }
-            return (try RetrievalRecall.recall(ranks: imageRanks, of: queries),
-                    try RetrievalRecall.recall(ranks: textRanks, of: queries))
+            let imageQueries = (0..<n).filter { owners[order[$0]] == j }
+            let captionQueries = (0..<m).filter { owners[order[captionImages[$0]]] == j }
+            return (try RetrievalRecall.recall(ranks: imageRanks, of: imageQueries),
+                    try RetrievalRecall.recall(ranks: textRanks, of: captionQueries))
         }
     }
 

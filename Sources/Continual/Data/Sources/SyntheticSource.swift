@@ -38,7 +38,7 @@ public struct SyntheticSource: SourceDataset {
                 pixels[i] = UInt8((min(max(rendered[i] * std + mean, 0), 1) * 255).rounded())
             }
         }
-        return SourceSample(label: shapes.label(at: index), captions: [shapes.caption(at: index)])
+        return SourceSample(label: shapes.label(at: index), captions: shapes.captions(at: index))
     }
 
     private func set(_ split: PreparedSplit) -> SyntheticShapes { split == .train ? train : test }
