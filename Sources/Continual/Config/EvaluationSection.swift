@@ -8,9 +8,9 @@
 /// auto:            retrieval for coco, classification for the others
 /// ```
 /// LPI-P (`lpi-p`) scores a caption against an image with the caption's text tower fused with that image's vision
-/// tower: classification runs the class texts once per test image; retrieval, which would need N^2 text forwards for
-/// N test pairs, ranks the gallery with LPI-M's unfused features and re-scores the `rerank_top_k` best candidates of
-/// each query with the fused score (`Trainer+CoupledEvaluation`), an approximation of ours.
+/// tower: classification runs the class texts once per test image; retrieval, which would need a text forward per
+/// (image, caption) pair of the gallery, ranks it with LPI-M's unfused features and re-scores the `rerank_top_k` best
+/// candidates of each query with the fused score (`Trainer+CoupledEvaluation`), an approximation of ours.
 /// Prepared datasets bring their own test split; the synthetic set draws `test_samples` more from its own seed.
 public struct EvaluationSection: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
