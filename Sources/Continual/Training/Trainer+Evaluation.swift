@@ -105,7 +105,7 @@ extension Trainer {
     }
 
     /// Loads the pixels of `indices` (test samples) and returns each one's task as its frozen features predict it
-    /// (per-task methods; coupled methods are).
+    /// (a coupled method's prompts and maps are per task).
     private func predictImageTasks(_ indices: [Int]) -> [Int] {
         testLoader.loadPixels(indices)
         guard let keys = taskKeys else { preconditionFailure("method \(method.name) predicts tasks but has no task keys") }
