@@ -289,10 +289,14 @@ final class SlurmClusterTests: XCTestCase {
         let text = try contents(log)
         XCTAssertEqual(record["JobState"], "CANCELLED", "scancel ends the job:\n\(text)")
         XCTAssertEqual([later["JobState"], later["Restarts"]], ["CANCELLED", "0"], "a cancelled job stays cancelled:\n\(text)")
-        for line in ["received SIGTERM: asking the trainer to checkpoint and stop", "stopped on SIGTERM",
+        for line in ["received SIGTERM: asking the trainer to checkpoint and stop",
                      "exit status 75", "SIGTERM: the job is being ended, not requeued (exit 75)"] {
             XCTAssertTrue(text.contains(line), "the log has \"\(line)\":\n\(text)")
         }
+        // Slurm's TERM to the step and the batch shell's forwarded USR1 race: the ranks stop on whichever their
+        // step-boundary check saw first.
+        XCTAssertTrue(text.contains("stopped on SIGTERM") || text.contains("stopped on SIGUSR1"),
+                      "the trainer reports the stop:\n\(text)")
         XCTAssertFalse(text.contains("scontrol requeue"), "no requeue after scancel:\n\(text)")
         let checkpoints = try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("checkpoints").path)
         XCTAssertTrue(checkpoints.contains { $0.hasPrefix("step-") }, "the stop wrote a checkpoint: \(checkpoints)")
