@@ -16,4 +16,11 @@ public final class TrainableParameters {
 
     /// Number of trainable floats.
     public var count: Int { layout.count }
+
+    /// Adds every trainable tensor, by name and shape (F32), to `writer`: prompts.safetensors and checkpoints.
+    public func addValues(to writer: inout SafetensorsWriter) throws {
+        for entry in layout.entries {
+            try writer.add(entry.name, shape: entry.shape, floats: values.values(entry.name))
+        }
+    }
 }

@@ -91,9 +91,7 @@ public final class RunRecorder: TrainingObserver {
     public func taskFinished(_ end: TaskEnd, parameters: TrainableParameters, prompts: PromptSet?) throws {
         let metadata = ["format": "promptcl-trainable", "method": methodName, "task": String(end.task)]
         var writer = try prompts?.writer(metadata: metadata) ?? SafetensorsWriter(metadata: metadata)
-        for entry in parameters.layout.entries {
-            try writer.add(entry.name, shape: entry.shape, floats: parameters.values.values(entry.name))
-        }
+        try parameters.addValues(to: &writer)
         try writer.write(to: directory.appendingPathComponent("prompts.safetensors"))
         try metrics.write("task_end", end)
         print("task \(end.task + 1)/\(taskCount) done in \(ProgressLine.duration(end.seconds)): "

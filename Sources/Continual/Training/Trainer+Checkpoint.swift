@@ -44,9 +44,7 @@ extension Trainer {
             written: ISO8601DateFormatter().string(from: Date()), files: [:])
         try checkpoints.write(name: name, state: state, keepLast: config.checkpoint.keepLast) { folder in
             var trainable = SafetensorsWriter(metadata: ["format": "promptcl-trainable", "method": method.name])
-            for entry in parameters.layout.entries {
-                try trainable.add(entry.name, shape: entry.shape, floats: parameters.values.values(entry.name))
-            }
+            try parameters.addValues(to: &trainable)
             try trainable.write(to: folder.appendingPathComponent(Self.trainableFile))
             try injectedFailure?.killIfDue(rank: group.rank, globalStep: position.globalStep, during: .checkpointWrite)
             if let optimizerState {
