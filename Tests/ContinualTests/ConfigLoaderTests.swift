@@ -380,6 +380,17 @@ final class ConfigLoaderTests: XCTestCase {
                 XCTAssertEqual(config.tasks.count, 12, "\(file): COCO's 12 supercategories")
                 XCTAssertTrue(MethodSection.implemented.contains(config.method.name), "\(file): the method is built")
             }
+            if let folder = ["l2p/", "s-prompts/", "maple/", "mpl/"].first(where: file.hasPrefix) {
+                XCTAssertEqual(config.method.name.rawValue + "/", folder, "\(file): the folder names its method")
+                XCTAssertTrue(file.dropFirst(folder.count).hasPrefix(config.method.name.rawValue + "-"),
+                              "\(file): the file names its method")
+                XCTAssertTrue(file.contains("-\(config.data.dataset.rawValue)"), "\(file): the file names its dataset")
+                XCTAssertEqual(config.evaluation.kind, .classification, "\(file): the papers report accuracy")
+                XCTAssertTrue(MethodSection.implemented.contains(config.method.name), "\(file): the method is built")
+            }
+        }
+        for folder in ["l2p", "s-prompts", "maple", "mpl"] {
+            XCTAssertTrue(files.contains { $0.hasPrefix(folder + "/") }, "configs/\(folder)/ holds its paper's setting")
         }
     }
 }
