@@ -49,6 +49,9 @@ final class PreparedDatasetTests: XCTestCase {
         XCTAssertEqual(train.classOrder, try TaskSplit(classCount: 48, taskCount: 1, seed: 5).classOrder,
                        "the class order drawn from the seed as TaskSplit draws it")
         XCTAssertEqual(train.manifest.classOrderSeed, 5, "its seed recorded")
+        XCTAssertNil(train.manifest.domainNames, "the synthetic set has no domains")
+        XCTAssertNil(train.manifest.splits.train.domains, "nor do its samples")
+        XCTAssertNil(train.domain(at: 0), "sample 0 has no domain")
         XCTAssertEqual(train.manifest.splits.train.shards.map(\.count), [16, 16, 16, 16, 16, 16, 4], "train shard counts")
         let source0 = try SyntheticSource(samples: 100, imageSize: 12, seed: 5)
         XCTAssertNotEqual((0..<25).map(source0.test.label(at:)), (0..<25).map(source0.train.label(at:)),
@@ -117,9 +120,9 @@ final class PreparedDatasetTests: XCTestCase {
             _ = try PreparedDataset(directory: directory, split: .train)
         }, "a manifest checksum that the shard does not have")
         manifest.splits.train.shards[1].labels.crc32 = "zz"
-        manifest.version = 2
+        manifest.version = PreparedFormat.version + 1
         try PreparedFormat.json(manifest).write(to: manifestURL)
-        assertThrows(naming: "manifest.json", ["format version 2"], {
+        assertThrows(naming: "manifest.json", ["format version \(PreparedFormat.version + 1)"], {
             _ = try PreparedDataset(directory: directory, split: .train)
         }, "another format version")
         try Data("{\"format\": \"promptcl-prepared\", \"version\": 1}".utf8).write(to: manifestURL)

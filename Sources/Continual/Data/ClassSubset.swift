@@ -3,7 +3,7 @@
 /// ```
 /// order     = FisherYates(0..<base.count, SeededStream(seed, 0))
 /// kept      = the first `perClass` indices of each class along `order`, sorted ascending
-/// sample i  = base sample kept[i]          (labels, captions and pixels read through)
+/// sample i  = base sample kept[i]          (labels, domains, captions and pixels read through)
 /// ```
 public struct ClassSubset: ImageTextDataset {
     public let base: any ImageTextDataset
@@ -32,6 +32,8 @@ public struct ClassSubset: ImageTextDataset {
     public var imageSize: Int { base.imageSize }
     public var classNames: [String] { base.classNames }
     public func label(at index: Int) -> Int { base.label(at: kept[index]) }
+    public var domainNames: [String] { base.domainNames }
+    public func domain(at index: Int) -> Int? { base.domain(at: kept[index]) }
     public func caption(at index: Int) -> String { base.caption(at: kept[index]) }
     public func captions(at index: Int) -> [String] { base.captions(at: kept[index]) }
     public func writePixels(at index: Int, into destination: UnsafeMutablePointer<Float>) {

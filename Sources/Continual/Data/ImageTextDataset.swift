@@ -6,7 +6,8 @@
 /// pixel[c, y, x] = (value[c, y, x] - CLIPPixels.mean[c]) / CLIPPixels.std[c]      value in [0, 1]
 /// ```
 /// Labels are class indices in `0..<classNames.count`; `classNames[c]` names class c for zero-shot
-/// classifiers ("a photo of a {class}"). Every method must be safe to call from several threads at once.
+/// classifiers ("a photo of a {class}"). A dataset may have domains (DomainNet: clipart, infograph, ...), the
+/// tasks of a domain split (`TaskSplit`). Every method must be safe to call from several threads at once.
 public protocol ImageTextDataset: Sendable {
     /// Number of samples; valid indices are `0..<count`.
     var count: Int { get }
@@ -16,6 +17,10 @@ public protocol ImageTextDataset: Sendable {
     var classNames: [String] { get }
     /// Class index of sample `index`, in `0..<classNames.count`.
     func label(at index: Int) -> Int
+    /// The dataset's domains in order; empty when it has none (every dataset but DomainNet).
+    var domainNames: [String] { get }
+    /// Domain index of sample `index`, in `0..<domainNames.count`; nil when the dataset has no domains.
+    func domain(at index: Int) -> Int?
     /// The caption of sample `index` (the one training uses).
     func caption(at index: Int) -> String
     /// Every caption of sample `index`, `caption(at:)` first (COCO's images have about 5, the synthetic samples 3).

@@ -48,6 +48,10 @@ public struct SyntheticShapes: ImageTextDataset {
         return labels[index]
     }
 
+    /// None: the synthetic set has no domains.
+    public var domainNames: [String] { [] }
+    public func domain(at index: Int) -> Int? { nil }
+
     /// The drawn parameters of sample `index`.
     public func sample(at index: Int) -> SyntheticSample {
         var generator = SeededStream.generator(seed: seed, stream: UInt64(index))

@@ -113,8 +113,9 @@ public final class DatasetPreparer {
         return tally
     }
 
-    /// Rank 0, after every rank's `writeShards`: reads the shard headers, writes manifest.json (last), removes
-    /// prepare.json and any partial file left by an interrupted run. Returns the manifest.
+    /// Rank 0, after every rank's `writeShards`: reads the shard headers, writes manifest.json (last) with them and
+    /// the source's domains, removes prepare.json and any partial file left by an interrupted run. Returns the
+    /// manifest.
     @discardableResult
     public func finish() throws -> PreparedManifest {
         var splits = PreparedManifest.Splits(train: .init(count: 0, captions: 0, shards: []),
@@ -135,11 +136,23 @@ public final class DatasetPreparer {
             splits[job.split].shards.append(.init(first: job.first, count: job.count, images: files[.images]!,
                                                   labels: files[.labels]!, captions: files[.captions]!))
         }
+        let hasDomains = !source.domainNames.isEmpty
+        if hasDomains {
+            for split in PreparedSplit.allCases {
+                splits[split].domains = PreparedManifest.DomainRun.runs((0..<source.count(of: split)).map { i in
+                    guard let domain = source.domain(i, of: split) else {
+                        preconditionFailure("\(split.rawValue) sample \(i) has no domain in a source with domains")
+                    }
+                    return domain
+                })
+            }
+        }
         let manifest = PreparedManifest(
             dataset: settings.dataset, source: settings.source, imageSize: settings.imageSize,
             shardSize: settings.shardSize, seed: settings.seed, samples: settings.samples,
             classNames: source.classNames, classOrder: classOrder,
-            classOrderSeed: source.fixedClassOrder == nil ? settings.seed : nil, notes: source.notes, splits: splits)
+            classOrderSeed: source.fixedClassOrder == nil ? settings.seed : nil,
+            domainNames: hasDomains ? source.domainNames : nil, notes: source.notes, splits: splits)
         try Self.writeAtomically(try PreparedFormat.json(manifest), to: manifestURL)
         let files = FileManager.default
         try files.removeItem(at: settingsURL)

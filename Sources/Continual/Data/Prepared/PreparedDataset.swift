@@ -7,6 +7,7 @@ import Foundation
 /// sample i  ->  shard i / shard_size, row i % shard_size
 /// writePixels(i)[c, y, x] = (images[row, c, y, x] / 255 - CLIPPixels.mean[c]) / CLIPPixels.std[c]
 /// label(i) = labels[row];   captions(i) = the row's captions;   caption(i) = its first
+/// domain(i) = the domain of the manifest's run holding i       (runs: n_0 samples of d_0, then n_1 of d_1, ...)
 /// ```
 /// Opening checks the manifest against every shard file of the split: it exists, has the manifest's byte
 /// size, a header of the right kind with the shard's count and shape and the manifest's checksum, a payload of
@@ -21,8 +22,13 @@ public final class PreparedDataset: ImageTextDataset, @unchecked Sendable {
     public let classNames: [String]
     /// Captions in the split (`count` for the classification datasets, about 5 count for COCO).
     public let captionCount: Int
+    /// The manifest's domains; empty when it records none.
+    public let domainNames: [String]
     private let shards: [Shard]
     private let shardSize: Int
+    /// The split's domain runs: run r holds samples `runEnds[r - 1] ..< runEnds[r]` of domain `runDomains[r]`.
+    private let runEnds: [Int]
+    private let runDomains: [Int]
 
     struct Shard {
         let images: MappedFile
@@ -42,6 +48,10 @@ public final class PreparedDataset: ImageTextDataset, @unchecked Sendable {
         imageSize = manifest.imageSize
         classNames = manifest.classNames
         shardSize = manifest.shardSize
+        domainNames = manifest.domainNames ?? []
+        let runs = record.domains ?? []
+        runDomains = runs.map(\.domain)
+        runEnds = runs.reduce(into: []) { ends, run in ends.append((ends.last ?? 0) + run.count) }
         guard count > 0 else {
             throw PreparedDataError(directory.appendingPathComponent(PreparedFormat.manifestName).path,
                                     "the \(split.rawValue) split has no samples")
@@ -103,6 +113,17 @@ public final class PreparedDataset: ImageTextDataset, @unchecked Sendable {
     }
 
     public func caption(at index: Int) -> String { captions(at: index)[0] }
+
+    public func domain(at index: Int) -> Int? {
+        precondition((0..<count).contains(index), "prepared \(split.rawValue) split: index \(index) outside 0..<\(count)")
+        guard !runEnds.isEmpty else { return nil }
+        var (low, high) = (0, runEnds.count - 1)  // the first run whose end is past index
+        while low < high {
+            let middle = (low + high) / 2
+            if runEnds[middle] > index { high = middle } else { low = middle + 1 }
+        }
+        return runDomains[low]
+    }
 
     public func writePixels(at index: Int, into destination: UnsafeMutablePointer<Float>) {
         CLIPPixels.normalise(imageBytes(at: index).bindMemory(to: UInt8.self), into: destination)

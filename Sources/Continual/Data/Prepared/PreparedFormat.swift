@@ -5,16 +5,17 @@ import Foundation
 /// A prepared dataset is a directory:
 /// ```
 /// DIR/manifest.json            PreparedManifest: format "promptcl-prepared", version, dataset, source, image
-///                              size S, shard size, seed, class names, class order and its seed, notes, and per
-///                              split (train, test) the sample and caption counts and every shard's files with
-///                              their byte sizes and payload CRC-32s. Written last.
+///                              size S, shard size, seed, class names, class order and its seed, domain names
+///                              (DomainNet's; absent without domains), notes, and per split (train, test) the
+///                              sample and caption counts, every shard's files with their byte sizes and payload
+///                              CRC-32s, and each sample's domain (run-length encoded). Written last.
 /// DIR/train-00000.images       shard 0 of the train split: samples 0 ..< shard_size
 /// DIR/train-00000.labels
 /// DIR/train-00000.captions
 /// DIR/train-00001.images ...   samples shard_size ..< 2 shard_size, ...
 /// DIR/test-00000.images ...
 /// ```
-/// Every shard file is a 64-byte `ShardHeader` (magic "PCLSHARD", version, kind, count, shape, payload CRC-32)
+/// Every shard file is a 64-byte `ShardHeader` (magic "PCLSHARD", shard version, kind, count, shape, payload CRC-32)
 /// and a payload, little-endian:
 /// ```
 /// images    uint8  (count, 3, S, S)     RGB planes at the model's input size, as CLIPImageProcessor
@@ -32,7 +33,13 @@ import Foundation
 /// its name and then never changes. A rerun keeps every shard file whose header and checksum verify.
 public enum PreparedFormat {
     public static let name = "promptcl-prepared"
-    public static let version = 1
+    /// The manifest's version: 2 records the domains (`PreparedManifest.domainNames`, `SplitRecord.domains`);
+    /// 1 did not, and is still read (a dataset without domains).
+    public static let version = 2
+    /// The manifest versions this promptcl reads.
+    public static let readableVersions = 1...version
+    /// The shard files' version (`ShardHeader`): unchanged since version 1 of the manifest.
+    public static let shardVersion = 1
     public static let manifestName = "manifest.json"
     /// The settings of an unfinished preparation (removed once the manifest is written).
     public static let settingsName = "prepare.json"

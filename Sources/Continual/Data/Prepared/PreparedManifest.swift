@@ -24,6 +24,10 @@ public struct PreparedManifest: Codable, Equatable, Sendable {
     public var classOrder: [Int]
     /// The seed `classOrder` was drawn from; nil when the order is fixed (COCO: LPI's supercategory order).
     public var classOrderSeed: UInt64?
+    /// The dataset's domains in order (DomainNet: clipart, infograph, painting, quickdraw, real, sketch); nil
+    /// when it has none, and in a version 1 manifest (written before domains were recorded). Each split's
+    /// `domains` then gives every sample's domain.
+    public var domainNames: [String]?
     /// How the reader made the splits, labels and captions from the source, in words.
     public var notes: [String]
     public var splits: Splits
@@ -45,6 +49,45 @@ public struct PreparedManifest: Codable, Equatable, Sendable {
         /// Captions in the split (count when every sample has one).
         public var captions: Int
         public var shards: [ShardRecord]
+        /// Every sample's domain, run-length encoded in sample order; nil when the dataset has no domains.
+        public var domains: [DomainRun]?
+
+        public init(count: Int, captions: Int, shards: [ShardRecord], domains: [DomainRun]? = nil) {
+            self.count = count
+            self.captions = captions
+            self.shards = shards
+            self.domains = domains
+        }
+    }
+
+    /// `count` consecutive samples of domain `domain` (an index into `domainNames`).
+    ///
+    /// Each sample's domain is recorded, not one range per domain: that holds whatever order a reader lists the
+    /// samples in, and run-length encoding keeps it short when the order is domain after domain, as DomainNet's
+    /// file lists are read (one run per domain: 6 per split). It lives in the manifest, so the shard files are
+    /// those of version 1, and `promptcl prepare` run again over a version 1 directory keeps every shard and
+    /// writes a manifest with the domains.
+    public struct DomainRun: Codable, Equatable, Sendable {
+        public var domain: Int
+        public var count: Int
+
+        public init(domain: Int, count: Int) {
+            self.domain = domain
+            self.count = count
+        }
+
+        /// The runs of `domains` (one domain per sample, in order).
+        public static func runs(_ domains: [Int]) -> [DomainRun] {
+            var runs: [DomainRun] = []
+            for domain in domains {
+                if runs.last?.domain == domain {
+                    runs[runs.count - 1].count += 1
+                } else {
+                    runs.append(.init(domain: domain, count: 1))
+                }
+            }
+            return runs
+        }
     }
 
     /// One shard: samples `first ..< first + count` of its split, in three files.
@@ -75,12 +118,12 @@ public struct PreparedManifest: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case format, version, dataset, source, seed, samples, notes, splits
         case imageSize = "image_size", shardSize = "shard_size", classNames = "class_names"
-        case classOrder = "class_order", classOrderSeed = "class_order_seed"
+        case classOrder = "class_order", classOrderSeed = "class_order_seed", domainNames = "domain_names"
     }
 
     public init(dataset: DataSection.Dataset, source: String, imageSize: Int, shardSize: Int, seed: UInt64,
-                samples: Int?, classNames: [String], classOrder: [Int], classOrderSeed: UInt64?, notes: [String],
-                splits: Splits) {
+                samples: Int?, classNames: [String], classOrder: [Int], classOrderSeed: UInt64?,
+                domainNames: [String]?, notes: [String], splits: Splits) {
         self.dataset = dataset
         self.source = source
         self.imageSize = imageSize
@@ -90,6 +133,7 @@ public struct PreparedManifest: Codable, Equatable, Sendable {
         self.classNames = classNames
         self.classOrder = classOrder
         self.classOrderSeed = classOrderSeed
+        self.domainNames = domainNames
         self.notes = notes
         self.splits = splits
     }
@@ -100,9 +144,10 @@ public struct PreparedManifest: Codable, Equatable, Sendable {
                             samples: samples)
     }
 
-    /// Reads and checks `directory/manifest.json`: format and version, a class order that is a permutation of
-    /// the classes, each split's shards contiguous from sample 0 with shard_size samples each (the last one
-    /// fewer), file names inside the directory. Throws `PreparedDataError` naming the manifest.
+    /// Reads and checks `directory/manifest.json`: format and version (`PreparedFormat.readableVersions`), a class
+    /// order that is a permutation of the classes, each split's shards contiguous from sample 0 with shard_size
+    /// samples each (the last one fewer), file names inside the directory, and with domains, distinct names and
+    /// each split's runs covering its samples. Throws `PreparedDataError` naming the manifest.
     public static func load(directory: URL) throws -> PreparedManifest {
         let url = directory.appendingPathComponent(PreparedFormat.manifestName)
         guard FileManager.default.fileExists(atPath: url.path) else {
@@ -116,9 +161,10 @@ public struct PreparedManifest: Codable, Equatable, Sendable {
                 guard header.format == PreparedFormat.name else {
                     throw PreparedDataError(url.path, "has format \"\(header.format)\", not \"\(PreparedFormat.name)\"")
                 }
-                guard header.version == PreparedFormat.version else {
+                guard PreparedFormat.readableVersions.contains(header.version) else {
                     throw PreparedDataError(url.path, "has format version \(header.version); this promptcl reads "
-                                            + "version \(PreparedFormat.version): prepare the dataset again")
+                                            + "versions \(PreparedFormat.readableVersions.lowerBound) to "
+                                            + "\(PreparedFormat.version): prepare the dataset again")
                 }
             }
             manifest = try JSONDecoder().decode(PreparedManifest.self, from: data)
@@ -157,6 +203,33 @@ public struct PreparedManifest: Codable, Equatable, Sendable {
             guard next == record.count else {
                 throw fail("\(split.rawValue) has count \(record.count) but its shards hold \(next) samples")
             }
+            try checkDomains(of: split, fail: fail)
+        }
+    }
+
+    /// Domain names that are there and distinct, and runs of known domains that add up to the split's count;
+    /// neither runs without names nor names without runs.
+    private func checkDomains(of split: PreparedSplit, fail: (String) -> PreparedDataError) throws {
+        let record = splits[split]
+        guard let domainNames else {
+            guard record.domains == nil else {
+                throw fail("\(split.rawValue) has domains but the manifest has no domain_names")
+            }
+            return
+        }
+        guard !domainNames.isEmpty, Set(domainNames).count == domainNames.count else {
+            throw fail("domain_names \(domainNames) must be distinct names, at least one")
+        }
+        guard let runs = record.domains else {
+            throw fail("\(split.rawValue) has no domains, but the manifest names domains \(domainNames)")
+        }
+        for (r, run) in runs.enumerated() where !domainNames.indices.contains(run.domain) || run.count <= 0 {
+            throw fail("\(split.rawValue) domain run \(r) (domain \(run.domain), \(run.count) samples) needs a domain in "
+                       + "0..<\(domainNames.count) and a positive count")
+        }
+        let covered = runs.reduce(0) { $0 + $1.count }
+        guard covered == record.count else {
+            throw fail("\(split.rawValue) has count \(record.count) but its domain runs cover \(covered) samples")
         }
     }
 

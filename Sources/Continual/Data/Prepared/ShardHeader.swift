@@ -3,7 +3,7 @@
 /// ```
 /// offset  bytes  field
 ///  0      8      magic "PCLSHARD"
-///  8      4      version (PreparedFormat.version)
+///  8      4      version (PreparedFormat.shardVersion)
 /// 12      4      kind: 1 images, 2 labels, 3 captions (ShardKind)
 /// 16      8      count: samples in the shard
 /// 24      8 x 3  shape: images (3, S, S); labels (0, 0, 0); captions (captions in all, UTF-8 text bytes, 0)
@@ -55,7 +55,7 @@ public struct ShardHeader: Equatable, Sendable {
     /// The 64 header bytes.
     public var bytes: [UInt8] {
         var bytes = Self.magic
-        bytes += littleEndian(UInt32(PreparedFormat.version))
+        bytes += littleEndian(UInt32(PreparedFormat.shardVersion))
         bytes += littleEndian(kind.code)
         bytes += littleEndian(UInt64(count))
         for dimension in shape { bytes += littleEndian(UInt64(dimension)) }
@@ -77,9 +77,9 @@ public struct ShardHeader: Equatable, Sendable {
             T(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self))
         }
         let version = field(8, UInt32.self)
-        guard version == PreparedFormat.version else {
+        guard version == PreparedFormat.shardVersion else {
             throw PreparedDataError(name, "has shard format version \(version); this promptcl reads version "
-                                    + "\(PreparedFormat.version): prepare the dataset again")
+                                    + "\(PreparedFormat.shardVersion): prepare the dataset again")
         }
         let code = field(12, UInt32.self)
         guard let kind = ShardKind(code: code) else {

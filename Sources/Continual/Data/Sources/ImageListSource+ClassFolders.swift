@@ -36,14 +36,14 @@ extension ImageListSource {
             let testCount = (images.count * testPercent + 50) / 100
             let isTest = Set(order.prefix(testCount))
             for (i, name) in images.enumerated() {
-                let entry = Entry(file: url.appendingPathComponent(name), label: label)
+                let entry = Entry(file: url.appendingPathComponent(name), label: label, domain: nil)
                 if isTest.contains(i) { test.append(entry) } else { train.append(entry) }
             }
             sizes.append(images.count)
         }
         let names = try classNames(directory: directory, folders: folders)
         return ImageListSource(
-            imageSize: imageSize, classNames: names,
+            imageSize: imageSize, classNames: names, domainNames: [],
             notes: ["class folders: \(folders.count) classes, \(sizes.reduce(0, +)) images; per class a seeded "
                     + "\(100 - testPercent)/\(testPercent) split (files by name, Fisher-Yates from SeededStream(seed "
                     + "\(seed), 2^32 + class), the first round(n * \(testPercent) / 100) to test): \(train.count) "

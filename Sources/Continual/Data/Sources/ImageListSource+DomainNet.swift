@@ -3,9 +3,11 @@ import Foundation
 extension ImageListSource {
     /// DomainNet from its file lists: for every `DOMAIN_train.txt` in ROOT (sorted) and its `DOMAIN_test.txt`,
     /// lines `DOMAIN/CLASS/FILE.jpg LABEL` with paths relative to ROOT; the splits are the lists' lines in
-    /// order, domain after domain. Class `LABEL`'s name is its CLASS folder (underscores as spaces); every label
-    /// in `0 ..< max + 1` must occur, always with the same folder. Throws naming the list file and line: a line
-    /// that is not "path label", a missing image, a label named two ways; or a missing test list.
+    /// order, domain after domain. The domains are the lists' (sorted: clipart, infograph, painting, quickdraw,
+    /// real, sketch), and each entry's is its list's, which must be its path's first component. Class `LABEL`'s
+    /// name is its CLASS folder (underscores as spaces); every label in `0 ..< max + 1` must occur, always with
+    /// the same folder. Throws naming the list file and line: a line that is not "path label", a path in another
+    /// domain's folder, a missing image, a label named two ways; or a missing test list.
     public static func domainNet(directory: URL, imageSize: Int) throws -> ImageListSource {
         let domains = try contents(of: directory).filter { $0.hasSuffix("_train.txt") }.map { String($0.dropLast(10)) }
         guard !domains.isEmpty else {
@@ -13,7 +15,7 @@ extension ImageListSource {
         }
         var names: [Int: (name: String, seen: String)] = [:]
         var splits: [PreparedSplit: [Entry]] = [.train: [], .test: []]
-        for domain in domains {
+        for (domainIndex, domain) in domains.enumerated() {
             for split in PreparedSplit.allCases {
                 let list = directory.appendingPathComponent("\(domain)_\(split.rawValue).txt")
                 guard let data = FileManager.default.contents(atPath: list.path) else {
@@ -32,6 +34,10 @@ extension ImageListSource {
                     guard parts.count >= 3 else {
                         throw PreparedDataError(at, "path \"\(path)\" is not DOMAIN/CLASS/FILE")
                     }
+                    guard parts[0] == domain else {
+                        throw PreparedDataError(at, "path \"\(path)\" is in folder \"\(parts[0])\", not in the "
+                                                + "folder of domain \(domain) whose list this is")
+                    }
                     let file = directory.appendingPathComponent(path)
                     guard FileManager.default.fileExists(atPath: file.path) else {
                         throw PreparedDataError(at, "image \(file.path) is missing")
@@ -42,7 +48,7 @@ extension ImageListSource {
                                                 + known.seen)
                     }
                     if names[label] == nil { names[label] = (name, at) }
-                    splits[split]!.append(Entry(file: file, label: label))
+                    splits[split]!.append(Entry(file: file, label: label, domain: domainIndex))
                 }
             }
         }
@@ -57,7 +63,7 @@ extension ImageListSource {
                                     + "test images")
         }
         return ImageListSource(
-            imageSize: imageSize, classNames: (0..<classes).map { names[$0]!.name },
+            imageSize: imageSize, classNames: (0..<classes).map { names[$0]!.name }, domainNames: domains,
             notes: ["domainnet: the file lists of domains \(domains.joined(separator: ", ")) (DOMAIN_train.txt, "
                     + "DOMAIN_test.txt), \(classes) classes named by their folders: \(train.count) train, "
                     + "\(test.count) test; one caption per image, \"a photo of a {class}.\""],

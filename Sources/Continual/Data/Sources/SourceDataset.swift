@@ -11,8 +11,12 @@ public protocol SourceDataset: Sendable {
     var fixedClassOrder: [Int]? { get }
     /// How the reader made the splits, labels and captions, in words, for the manifest.
     var notes: [String] { get }
+    /// The source's domains in order (DomainNet: its file lists' domains); empty when it has none.
+    var domainNames: [String] { get }
     /// Samples in `split`.
     func count(of split: PreparedSplit) -> Int
+    /// The domain of sample `index` of `split`, in `0..<domainNames.count`; nil when the source has no domains.
+    func domain(_ index: Int, of split: PreparedSplit) -> Int?
     /// Sample `index` of `split`: writes its image as uint8 planes (3, S, S) (resized and centre-cropped as
     /// CLIPImageProcessor does, when the source has another size) to `pixels` and returns its label and
     /// captions. Throws `PreparedDataError` naming the file and record.
@@ -38,6 +42,10 @@ public struct SourceSample: Equatable, Sendable {
 }
 
 extension SourceDataset {
+    /// A source without domains (every one but DomainNet's file lists).
+    public var domainNames: [String] { [] }
+    public func domain(_ index: Int, of split: PreparedSplit) -> Int? { nil }
+
     /// `image` resized (shorter side) and centre-cropped to `imageSize` as CLIPImageProcessor does, written to
     /// `pixels` as uint8 planes (3, S, S).
     func writeResized(_ image: RGBImage, into pixels: UnsafeMutablePointer<UInt8>) {
