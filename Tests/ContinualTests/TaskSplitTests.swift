@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import Continual
 
-/// Class-incremental splits: coverage, disjointness, recorded order and errors.
+/// Class- and domain-incremental splits: coverage, disjointness, recorded order, task names and errors.
 final class TaskSplitTests: XCTestCase {
     func testTasksCoverEveryClassOnceAndIndicesMatchLabels() throws {
         let dataset = try SyntheticShapes(count: 2 * SyntheticShapes.classCount, imageSize: 8, seed: 1)
@@ -49,6 +49,74 @@ final class TaskSplitTests: XCTestCase {
         let bad = Data(#"{"classOrder": [0, 1, 1], "taskCount": 3}"#.utf8)
         XCTAssertThrowsError(try JSONDecoder().decode(TaskSplit.self, from: bad), "decoding checks the order") {
             XCTAssertTrue("\($0)".contains("not a permutation"), "\($0)")
+        }
+    }
+
+    /// A dataset of 5 classes over 3 domains whose samples are not ordered by domain.
+    private struct Domained: ImageTextDataset {
+        let labels = [0, 1, 2, 3, 4, 4, 3, 2, 1, 0, 2, 2]
+        let domains = [2, 0, 1, 1, 0, 2, 2, 0, 1, 0, 2, 1]
+        var count: Int { labels.count }
+        var imageSize: Int { 4 }
+        var classNames: [String] { ["cat", "dog", "ant", "bee", "owl"] }
+        var domainNames: [String] { ["clipart", "painting", "sketch"] }
+        func label(at index: Int) -> Int { labels[index] }
+        func domain(at index: Int) -> Int? { domains[index] }
+        func caption(at index: Int) -> String { "a photo of a \(classNames[labels[index]])." }
+        func captions(at index: Int) -> [String] { [caption(at: index)] }
+        func writePixels(at index: Int, into destination: UnsafeMutablePointer<Float>) {
+            destination.update(repeating: 0, count: 3 * imageSize * imageSize)
+        }
+    }
+
+    func testADomainSplitHasOneTaskPerDomainOverEveryClass() throws {
+        let dataset = Domained()
+        let split = try TaskSplit(domainNames: dataset.domainNames, classCount: 5)
+        XCTAssertEqual(split.kind, .domainIncremental, "a domain split")
+        XCTAssertEqual(split.taskCount, 3, "one task per domain")
+        XCTAssertEqual(split.classesPerTask, 5, "every class in every task")
+        var seenIndices = Set<Int>()
+        for t in 0..<3 {
+            XCTAssertEqual(Array(split.classes(ofTask: t)), [0, 1, 2, 3, 4], "task \(t): every class, in label order")
+            XCTAssertEqual(Array(split.classesSeen(upTo: t)), [0, 1, 2, 3, 4], "seen up to task \(t): every class")
+            let indices = split.indices(ofTask: t, in: dataset)
+            XCTAssertEqual(indices, (0..<12).filter { dataset.domains[$0] == t }, "task \(t): the samples of its domain")
+            XCTAssertTrue(seenIndices.isDisjoint(with: indices), "task \(t) indices are new")
+            seenIndices.formUnion(indices)
+        }
+        XCTAssertEqual(split.indices(ofTask: 0, in: dataset), [1, 4, 7, 9], "clipart's samples, wherever they lie")
+        XCTAssertEqual(seenIndices, Set(0..<12), "every sample in some task")
+        XCTAssertEqual(TaskNameSimilarity.names(split: split, classNames: dataset.classNames),
+                       ["clipart", "painting", "sketch"], "CPA's task names are the domains")
+        let byClass = try TaskSplit(classOrder: [4, 3, 2, 1, 0, 5], taskCount: 2)
+        XCTAssertEqual(TaskNameSimilarity.names(split: byClass, classNames: ["a", "b", "c", "d", "e", "f"]),
+                       ["e, d, c", "b, a, f"], "a class split's task names are its classes'")
+    }
+
+    func testBothKindsRoundTripAndTheClassFormIsUnchanged() throws {
+        let domains = try TaskSplit(domainNames: ["clipart", "sketch"], classCount: 4)
+        let decoded = try JSONDecoder().decode(TaskSplit.self, from: JSONEncoder().encode(domains))
+        XCTAssertEqual(decoded, domains, "a domain split round-trips")
+        XCTAssertEqual(decoded.domainNames, ["clipart", "sketch"], "with its domains")
+
+        let classes = try TaskSplit(classCount: 6, taskCount: 3, seed: 1)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONEncoder().encode(classes)) as? [String: Any],
+                                   "a JSON object")
+        XCTAssertEqual(Set(object.keys), ["classOrder", "taskCount"], "a class split encodes as before")
+        let old = Data(#"{"classOrder": [2, 0, 1, 3], "taskCount": 2}"#.utf8)
+        let read = try JSONDecoder().decode(TaskSplit.self, from: old)
+        XCTAssertEqual(read.kind, .classIncremental, "a split recorded before kinds existed is a class split")
+        XCTAssertEqual(Array(read.classes(ofTask: 1)), [1, 3], "with its recorded order")
+
+        let shuffled = Data(#"{"kind": "domain", "classOrder": [1, 0], "taskCount": 1, "domainNames": ["real"]}"#.utf8)
+        XCTAssertThrowsError(try JSONDecoder().decode(TaskSplit.self, from: shuffled), "a domain split's order is fixed") {
+            XCTAssertTrue("\($0)".contains("every class in label order"), "\($0)")
+        }
+        XCTAssertThrowsError(try TaskSplit(domainNames: [], classCount: 3), "no domain") {
+            XCTAssertTrue("\($0)".contains("at least one domain"), "\($0)")
+        }
+        XCTAssertThrowsError(try TaskSplit(domainNames: ["real", "real"], classCount: 3), "a repeated domain") {
+            XCTAssertTrue("\($0)".contains("repeat"), "\($0)")
         }
     }
 }

@@ -6,7 +6,7 @@
 /// linear-head:      CE(image W^T + b),  W (C, E), b (C) trained with the prompts
 /// ```
 /// The two classifiers range over `classes`: the current task's ("task", the usual choice for prompt
-/// methods) or every class seen so far ("seen").
+/// methods; every class under `tasks.split = "domain"`) or every class seen so far ("seen").
 public struct LossSection: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
         case contrastive

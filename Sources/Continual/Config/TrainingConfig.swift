@@ -9,7 +9,7 @@ import Numerics
 /// seed = 0
 /// [model]        path, [model.random] shapes           which CLIP (ModelSection)
 /// [data]         dataset, samples                      what it trains on (DataSection)
-/// [tasks]        count, epochs                         the class-incremental schedule (TasksSection)
+/// [tasks]        count, epochs, split                  the class- or domain-incremental schedule (TasksSection)
 /// [method]       name, [method.vpt]                    how prompts are placed and trained (MethodSection)
 /// [loss]         kind, template, classes               the objective (LossSection)
 /// [train]        global_batch, max_grad_norm, ...      the loop (TrainSection)
@@ -42,6 +42,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         try model.validate()
         try data.validate()
         try tasks.validate()
+        try ConfigCheck.that(tasks.split == .classIncremental || data.dataset != .synthetic, "tasks.split",
+                             "\"domain\" needs a dataset with domains (DomainNet); the synthetic set has none")
         try method.validate()
         try loss.validate()
         try train.validate()

@@ -67,7 +67,8 @@ public final class RunRecorder: TrainingObserver {
 
     public func taskStarted(_ start: TaskStart) throws {
         taskCount = start.taskCount
-        print("task \(start.task + 1)/\(start.taskCount): \(start.classes.count) classes, \(start.samples) samples, "
+        print("task \(start.task + 1)/\(start.taskCount)\(start.domain.map { " (\($0))" } ?? ""): "
+              + "\(start.classes.count) classes, \(start.samples) samples, "
               + "\(start.epochs) epoch(s) x \(start.stepsPerEpoch) steps")
         try metrics.write("task_start", start)
     }

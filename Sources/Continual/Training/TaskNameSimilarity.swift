@@ -6,11 +6,18 @@ import CLIP
 /// S_t = text(names[t]) / ||text(names[t])||        (E)       c_ij = S_i . S_j        (tasks, tasks)
 /// ```
 /// A class-incremental task's name is its classes' names joined by ", " (COCO's tasks are named by their
-/// supercategory).
+/// supercategory); a domain-incremental task's is its domain's ("clipart", "sketch", ...).
 enum TaskNameSimilarity {
     /// The names of `split`'s tasks over `dataset`'s classes.
     static func names(split: TaskSplit, classNames: [String]) -> [String] {
-        (0..<split.taskCount).map { task in split.classes(ofTask: task).map { classNames[$0] }.joined(separator: ", ") }
+        switch split.kind {
+        case .classIncremental:
+            return (0..<split.taskCount).map { task in
+                split.classes(ofTask: task).map { classNames[$0] }.joined(separator: ", ")
+            }
+        case .domainIncremental:
+            return split.domainNames
+        }
     }
 
     /// c (names.count, names.count) row-major, computed in one text forward on this rank (the same on every rank).

@@ -83,16 +83,7 @@ public final class Trainer {
         dataset = config.data.perClass > 0 ? ClassSubset(train, perClass: config.data.perClass, seed: seeds.subset) : train
         testDataset = config.evaluation.perClass > 0
             ? ClassSubset(test, perClass: config.evaluation.perClass, seed: seeds.testSubset) : test
-        do {
-            if let prepared = train as? PreparedDataset {
-                split = try TaskSplit(classOrder: prepared.classOrder, taskCount: config.tasks.count)
-            } else {
-                split = try TaskSplit(classCount: dataset.classNames.count, taskCount: config.tasks.count,
-                                      seed: seeds.classOrder)
-            }
-        } catch {
-            throw TrainingError("tasks.count \(config.tasks.count): \(error)")
-        }
+        split = try Self.makeSplit(config, train: train, seeds: seeds)
         var similarity: [Float]?
         if config.method.needsTaskNameSimilarity {
             let names = TaskNameSimilarity.names(split: split, classNames: dataset.classNames)
@@ -186,6 +177,45 @@ public final class Trainer {
         return (train, try PreparedDataset(directory: directory, split: .test))
     }
 
+    /// The tasks of `tasks.split` over `train` (the unsubsampled training split): a class split along the prepared
+    /// directory's recorded class order (or one drawn from the run's seed for the synthetic set), or one task per
+    /// domain of the prepared directory. Throws naming the key and the directory when they do not fit.
+    private static func makeSplit(_ config: TrainingConfig, train: any ImageTextDataset,
+                                  seeds: RunSeeds) throws -> TaskSplit {
+        let count = config.tasks.count
+        switch config.tasks.split {
+        case .classIncremental:
+            do {
+                if let prepared = train as? PreparedDataset {
+                    return try TaskSplit(classOrder: prepared.classOrder, taskCount: count)
+                }
+                return try TaskSplit(classCount: train.classNames.count, taskCount: count, seed: seeds.classOrder)
+            } catch {
+                throw TrainingError("tasks.count \(count): \(error)")
+            }
+        case .domainIncremental:
+            guard let prepared = train as? PreparedDataset else {
+                preconditionFailure("TrainingConfig.validate refuses tasks.split \"domain\" on the synthetic set, "
+                                    + "the only one read without data.path")
+            }
+            let manifest = prepared.directory.appendingPathComponent(PreparedFormat.manifestName).path
+            guard !prepared.domainNames.isEmpty else {
+                let why = prepared.manifest.version < 2
+                    ? "was written by an older promptcl (format version \(prepared.manifest.version)) that did not "
+                        + "record domains: run the same `promptcl prepare` again (it keeps the shards and adds them)"
+                    : "records no domains (\(prepared.manifest.dataset.rawValue) has none; only DomainNet does)"
+                throw TrainingError("tasks.split \"domain\": \(manifest) \(why)")
+            }
+            guard count == prepared.domainNames.count else {
+                throw TrainingError("tasks.count \(count) must be the number of domains under tasks.split \"domain\": "
+                                    + "data.path \(config.data.path) has \(prepared.domainNames.count) "
+                                    + "(\(prepared.domainNames.joined(separator: ", ")))")
+            }
+            // The manifest's check (distinct names, at least one class) leaves this nothing to refuse.
+            return try TaskSplit(domainNames: prepared.domainNames, classCount: prepared.classNames.count)
+        }
+    }
+
     /// The sampler of task `task`.
     private func sampler(task: Int) throws -> ShardedSampler {
         let indices = split.indices(ofTask: task, in: dataset)
@@ -226,16 +256,18 @@ public final class Trainer {
         }
     }
 
-    /// Rank 0 owns the task schedule: its class order (and with it every task's classes) and dataset sizes go
-    /// to every rank, and a rank whose own differ stops the run (a node reading other data, or another config).
+    /// Rank 0 owns the task schedule: its class order (and with it every task's classes), domain count and dataset
+    /// sizes go to every rank, and a rank whose own differ stops the run (a node reading other data, or another
+    /// config).
     private func agreeOnSchedule() throws {
-        let mine = split.classOrder.map(Int64.init) + [Int64(dataset.count), Int64(testDataset.count)]
+        let mine = split.classOrder.map(Int64.init)
+            + [Int64(split.domainNames.count), Int64(dataset.count), Int64(testDataset.count)]
         var rootValues = mine
         group.broadcast(&rootValues, root: 0)
         guard rootValues == mine else {
-            throw TrainingError("rank \(group.rank) disagrees with rank 0 on the task schedule (class order and "
-                                + "train/test sizes: \(mine) here, \(rootValues) on rank 0): every rank must read "
-                                + "the same data with the same config")
+            throw TrainingError("rank \(group.rank) disagrees with rank 0 on the task schedule (class order, "
+                                + "domain count and train/test sizes: \(mine) here, \(rootValues) on rank 0): every "
+                                + "rank must read the same data with the same config")
         }
     }
 
@@ -253,6 +285,7 @@ public final class Trainer {
         let classes = classesInPlay(task: task)
         if resuming == nil {
             try observer?.taskStarted(TaskStart(task: task, taskCount: split.taskCount,
+                                                domain: split.domainNames.isEmpty ? nil : split.domainNames[task],
                                                 classes: Array(split.classes(ofTask: task)), samples: sampler.indices.count,
                                                 epochs: epochs, stepsPerEpoch: steps))
         }

@@ -30,6 +30,8 @@ extension TrainingObserver {
 public struct TaskStart: Encodable, Sendable {
     public let task: Int
     public let taskCount: Int
+    /// The task's domain under a domain split (`TaskSplit`); nil (not written) under a class split.
+    public let domain: String?
     /// The dataset classes of the task, in class order.
     public let classes: [Int]
     public let samples: Int
@@ -37,7 +39,7 @@ public struct TaskStart: Encodable, Sendable {
     public let stepsPerEpoch: Int
 
     enum CodingKeys: String, CodingKey {
-        case task, classes, samples, epochs
+        case task, domain, classes, samples, epochs
         case taskCount = "task_count", stepsPerEpoch = "steps_per_epoch"
     }
 }
