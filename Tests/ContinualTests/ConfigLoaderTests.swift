@@ -388,6 +388,10 @@ final class ConfigLoaderTests: XCTestCase {
                 XCTAssertEqual(config.evaluation.kind, .classification, "\(file): the papers report accuracy")
                 XCTAssertTrue(MethodSection.implemented.contains(config.method.name), "\(file): the method is built")
             }
+            if file == "s-prompts/s-prompts-domainnet.toml" {
+                XCTAssertEqual(config.tasks.split, .domainIncremental, "\(file): the paper's domain-incremental protocol")
+                XCTAssertEqual(config.tasks.count, 6, "\(file): one task per DomainNet domain")
+            }
         }
         for folder in ["l2p", "s-prompts", "maple", "mpl"] {
             XCTAssertTrue(files.contains { $0.hasPrefix(folder + "/") }, "configs/\(folder)/ holds its paper's setting")
