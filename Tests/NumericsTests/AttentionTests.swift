@@ -1,5 +1,6 @@
+import Dispatch
 import XCTest
-import Numerics
+@testable import Numerics
 import TestSupport
 
 final class AttentionTests: XCTestCase {
@@ -17,8 +18,10 @@ final class AttentionTests: XCTestCase {
 
     func backward(_ backend: Gemm.Backend, dqkv: inout [Float], dout: [Float], probs: [Float], qkv: [Float]) {
         var scratch = [Float](repeating: .nan, count: tokens * tokens)
-        Attention.backward(backend, dqkv: &dqkv, dout: dout, probs: probs, qkv: qkv, scratch: &scratch,
-                           batch: batch, tokens: tokens, heads: heads, headSize: headSize)
+        scratch.withUnsafeMutableBufferPointer { scratch in
+            Attention.backward(backend, dqkv: &dqkv, dout: dout, probs: probs, qkv: qkv, scratch: scratch,
+                               batch: batch, tokens: tokens, heads: heads, headSize: headSize)
+        }
     }
 
     /// The definition written out element by element in Double: scores, mask, softmax, weighted sum.
@@ -138,5 +141,88 @@ final class AttentionTests: XCTestCase {
                 XCTAssertLessThan(error, 1e-5, "causal \(causal) \(name): BLAS off naive by \(error)")
             }
         }
+    }
+
+    /// Threads: the (b, h) pairs spread over 2 workers give bitwise the outputs of 1 thread, forward and backward,
+    /// causal or not, BLAS and naive; with one scratch block the backward falls back to 1 worker; OpenBLAS's
+    /// thread count is restored after the region. Sizes large enough that 2 threads do split the pairs.
+    func testTwoThreadsMatchOneThreadBitwise() {
+        let (batch, tokens, heads, headSize) = (3, 45, 4, 16)
+        let width = heads * headSize, block = tokens * tokens
+        let original = ComputeThreads.kernelThreads
+        defer { ComputeThreads.set(original) }
+        let qkv = randomNormal(batch * tokens * 3 * width, seed: 9)
+        let dout = randomNormal(batch * tokens * width, seed: 10)
+        let dqkv0 = randomNormal(qkv.count, seed: 11)
+        func run(_ backend: Gemm.Backend, causal: Bool, threads: Int, scratchBlocks: Int) -> [[Float]] {
+            ComputeThreads.set(threads)
+            var out = [Float](repeating: .nan, count: batch * tokens * width)
+            var probs = [Float](repeating: .nan, count: batch * heads * block)
+            Attention.forward(backend, out: &out, probs: &probs, qkv: qkv,
+                              batch: batch, tokens: tokens, heads: heads, headSize: headSize, causal: causal)
+            var dqkv = dqkv0
+            var scratch = [Float](repeating: .nan, count: Attention.scratchCount(tokens: tokens, workers: scratchBlocks))
+            scratch.withUnsafeMutableBufferPointer { scratch in
+                Attention.backward(backend, dqkv: &dqkv, dout: dout, probs: probs, qkv: qkv, scratch: scratch,
+                                   batch: batch, tokens: tokens, heads: heads, headSize: headSize)
+            }
+            XCTAssertEqual(ComputeThreads.blasThreads, threads, "\(backend): OpenBLAS threads not restored after attention")
+            return [out, probs, dqkv]
+        }
+        for backend in [Gemm.Backend.blas, .naive] {
+            for causal in [false, true] {
+                let one = run(backend, causal: causal, threads: 1, scratchBlocks: 1)
+                XCTAssertEqual(Attention.workerCount(pairs: batch * heads, tokens: tokens, headSize: headSize,
+                                                     scratchBlocks: 2), 1, "1 kernel thread: 1 worker")
+                let two = run(backend, causal: causal, threads: 2, scratchBlocks: 2)
+                XCTAssertEqual(Attention.workerCount(pairs: batch * heads, tokens: tokens, headSize: headSize,
+                                                     scratchBlocks: 2), 2, "2 kernel threads: 2 workers")
+                let twoOneBlock = run(backend, causal: causal, threads: 2, scratchBlocks: 1)
+                for (index, name) in ["out", "probs", "dqkv"].enumerated() {
+                    XCTAssertFalse(one[index].contains { !$0.isFinite }, "\(backend) causal \(causal) \(name): not finite")
+                    let differing = zip(one[index], two[index]).filter { $0.bitPattern != $1.bitPattern }.count
+                    XCTAssertEqual(differing, 0, "\(backend) causal \(causal) \(name): \(differing) of \(one[index].count) "
+                                   + "values differ between 1 and 2 threads (max relative error "
+                                   + "\(relativeError(two[index], one[index])))")
+                    XCTAssertEqual(one[index], twoOneBlock[index],
+                                   "\(backend) causal \(causal) \(name): 2 threads with one scratch block differ from 1 thread")
+                }
+            }
+        }
+    }
+
+    /// Under a profile, the threaded region counts attention's FLOPs exactly (4 T^2 dh per pair forward, 8 backward)
+    /// and splits its wall time between attention and softmax: both get time, and together no more than the region.
+    func testThreadedRegionProfilesAttentionAndSoftmax() {
+        let (batch, tokens, heads, headSize) = (2, 64, 4, 16)
+        let width = heads * headSize
+        let original = ComputeThreads.kernelThreads
+        defer { ComputeThreads.set(original) }
+        ComputeThreads.set(2)
+        let qkv = randomNormal(batch * tokens * 3 * width, seed: 12)
+        var out = [Float](repeating: 0, count: batch * tokens * width)
+        var probs = [Float](repeating: 0, count: batch * heads * tokens * tokens)
+        var dqkv = [Float](repeating: 0, count: qkv.count)
+        var scratch = [Float](repeating: 0, count: Attention.scratchCount(tokens: tokens, workers: 2))
+        let profile = KernelProfile()
+        KernelProfile.active = profile
+        defer { KernelProfile.active = nil }
+        let start = DispatchTime.now().uptimeNanoseconds
+        Attention.forward(out: &out, probs: &probs, qkv: qkv,
+                          batch: batch, tokens: tokens, heads: heads, headSize: headSize, causal: false)
+        scratch.withUnsafeMutableBufferPointer { scratch in
+            Attention.backward(dqkv: &dqkv, dout: out, probs: probs, qkv: qkv, scratch: scratch,
+                               batch: batch, tokens: tokens, heads: heads, headSize: headSize)
+        }
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let (attention, softmax) = (KernelProfile.Kind.attention.rawValue, KernelProfile.Kind.softmax.rawValue)
+        let expectedFlops = Double(batch * heads) * 12 * Double(tokens * tokens * headSize)
+        XCTAssertEqual(profile.flops[attention], expectedFlops, "attention FLOPs of forward and backward")
+        XCTAssertEqual(profile.calls[attention], 2, "one attention entry per region: \(profile.calls)")
+        XCTAssertEqual(profile.calls[softmax], 2, "one softmax entry per region: \(profile.calls)")
+        XCTAssertGreaterThan(profile.seconds[attention], 0, "attention got no time")
+        XCTAssertGreaterThan(profile.seconds[softmax], 0, "softmax got no time")
+        XCTAssertLessThanOrEqual(profile.seconds[attention] + profile.seconds[softmax], elapsed,
+                                 "the kinds' time exceeds the regions' wall time")
     }
 }

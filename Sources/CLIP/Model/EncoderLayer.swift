@@ -18,9 +18,11 @@ struct EncoderLayer {
         var input, normed1, mean1, rstd1, qkv, probs, attention, residual, normed2, mean2, rstd2, hidden, activated: ArenaSlice
     }
 
-    /// Scratch shared by all layers' backwards, sized for the largest (B, T).
+    /// Scratch shared by all layers' backwards, sized for the largest (B, T); `dScores` holds one (T, T) block
+    /// per attention worker (`Attention.scratchCount`).
     struct GradientScratch {
-        var dResidual, dNormed, dAttention, dQKV, dHidden, dActivated, dScores: UnsafeMutablePointer<Float>
+        var dResidual, dNormed, dAttention, dQKV, dHidden, dActivated: UnsafeMutablePointer<Float>
+        var dScores: UnsafeMutableBufferPointer<Float>
     }
 
     static func plan(_ plan: inout ArenaPlan, config: CLIPEncoderConfig, rows: Int, batch: Int, tokens: Int) -> Activations {

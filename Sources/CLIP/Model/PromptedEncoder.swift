@@ -33,7 +33,9 @@ final class PromptedEncoder {
     private var pendingOutput: UnsafeMutablePointer<Float>?
     private(set) var gradientLayer: Int
 
-    /// Reserves every buffer in `arenaPlan` for `batch` sequences of at most `maxBase` base tokens.
+    /// Reserves every buffer in `arenaPlan` for `batch` sequences of at most `maxBase` base tokens. Attention's
+    /// backward gets a dP block per thread of `ComputeThreads.kernelThreads` as set now (set it first: with more
+    /// threads later, attention still runs on this many).
     init(config: CLIPEncoderConfig, plan: PromptPlan, causal: Bool, promptStart: Int,
          batch: Int, maxBase: Int, arenaPlan: inout ArenaPlan) {
         self.config = config
@@ -59,7 +61,9 @@ final class PromptedEncoder {
         dQKV = arenaPlan.reserve(maxRows * 3 * d)
         dHidden = arenaPlan.reserve(maxRows * f)
         dActivated = arenaPlan.reserve(maxRows * f)
-        dScores = arenaPlan.reserve(maxTokens * maxTokens)
+        // one (T, T) dP block per attention worker: the kernel threads set now, at most one per (b, h) pair
+        dScores = arenaPlan.reserve(Attention.scratchCount(
+            tokens: maxTokens, workers: min(ComputeThreads.kernelThreads, batch * config.attentionHeads)))
     }
 
     /// Where the tower writes X_0, (B, base + c_0, D).
@@ -162,7 +166,8 @@ final class PromptedEncoder {
         }
         let scratch = EncoderLayer.GradientScratch(
             dResidual: arena[dResidual], dNormed: arena[dNormed], dAttention: arena[dAttention], dQKV: arena[dQKV],
-            dHidden: arena[dHidden], dActivated: arena[dActivated], dScores: arena[dScores])
+            dHidden: arena[dHidden], dActivated: arena[dActivated],
+            dScores: UnsafeMutableBufferPointer(start: arena[dScores], count: dScores.count))
         layer.backward(arena, saved[l], weights: weights[l], gradients: gradients?[l], scratch: scratch,
                        dy: dy, dx: current!, batch: batch, tokens: base + counts[l])
         gradientLayer = l

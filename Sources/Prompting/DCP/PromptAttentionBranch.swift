@@ -158,7 +158,8 @@ public struct PromptAttentionBranch: Sendable {
         for i in 0..<(n * d) { dOwn[i] += dResidual[i] }
         Linear.backward(backend, dx: dAttended, dWeight: g.outProjectionWeight, dBias: g.outProjectionBias, dy: dResidual,
                         x: r.attended, weight: w.outProjectionWeight, rows: n, inFeatures: d, outFeatures: d)
-        Attention.backward(backend, dqkv: dqkv, dout: dAttended, probs: r.probabilities, qkv: r.qkv, scratch: scores,
+        Attention.backward(backend, dqkv: dqkv, dout: dAttended, probs: r.probabilities, qkv: r.qkv,
+                           scratch: UnsafeMutableBufferPointer(start: scores, count: n * n),
                            batch: 1, tokens: n, heads: heads, headSize: headSize)
         // q from LN_1(a): W_q is rows 0..<D of in_proj
         Gemm.multiply(backend, transposeA: false, transposeB: false, m: n, n: d, k: d,

@@ -8,7 +8,9 @@ import Numerics
 /// other   = step seconds - sum of the kinds          (residual adds, buffer fills, embeddings, loss)
 /// ```
 /// The kinds without FLOPs counted (softmax, LayerNorm, GELU, other) show "-" for the rates: they are bound by
-/// memory, and their share is what matters.
+/// memory, and their share is what matters. With several threads, attention runs its (b, h) pairs' GEMMs and
+/// softmax on all of them at once: its region's wall time is split between "attention GEMMs" and "softmax" in
+/// the ratio of the time its threads spent in each (`Attention`), so the two rows are shares of one region.
 struct StepBreakdown: Encodable {
     let kind: String
     let ms_per_step: Double
