@@ -26,7 +26,9 @@ import Dispatch
 ///
 /// Exposed time: the seconds this rank spends inside the reduction's MPI calls (starting and testing buckets,
 /// `finish`'s all-reduces and waits): the communication the computation did not hide. It includes waiting for
-/// slower ranks, as the blocking all-reduce's time does.
+/// slower ranks, as the blocking all-reduce's time does. With more ranks than cores, Open MPI yields the core in
+/// every MPI call that finds nothing to do (`mpi_yield_when_idle`, on when oversubscribed), so the time inside
+/// `progress` then also holds other ranks' computation: compare step times there, not exposed seconds.
 public final class BucketedAllreduce<T: MPIScalar> {
     /// What a finished reduction did.
     public struct Outcome: Sendable, Equatable {

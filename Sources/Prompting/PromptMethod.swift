@@ -12,7 +12,7 @@ import CLIP
 ///                                                       classifier: text prompts then shared by every row]
 /// loss  = w objective(image, text) [w = objectiveWeight; local rows, back-propagated into visionPromptGradients / textPromptGradients]
 /// loss += finishBackward(values, gradients, batch)     [prompt gradients -> parameter gradients; per-sample losses]
-/// all-reduce gradients[range]                         [buckets of it start during the vision backward:
+/// all-reduce gradients[range]                          [buckets of it start during the vision backward:
 ///                                                       visionGradientsFinal]
 /// loss += addPromptLoss(values, gradients, task: t)    [depends on the replicated values only: added once]
 /// optimizer.step(values[range], gradients[range], lr, transformUpdate: updateTransform)
@@ -68,8 +68,8 @@ public protocol PromptMethod {
     /// The parts of the trainable buffer (offsets in `layout`) whose gradients are final once the vision tower's
     /// backward step `l` (`VisionTower.backwardLayer(l)`) has returned: nothing later in the step (the steps
     /// below l, the tower's `finishBackward`, this method's `finishBackward`) adds to them. The trainer starts
-    /// their all-reduce there, while the backward goes on (`BucketedAllreduce`), and reduces whatever no step
-    /// named after the backward, in one call. Ranges of one step must not overlap those of another.
+    /// their all-reduce there, while the backward goes on (`BucketedAllreduce`), and reduces what no step named
+    /// after the backward (one blocking all-reduce per gap). Ranges of one step must not overlap those of another.
     ///
     /// None by default: the whole trained range is reduced after the backward. That is right for every method
     /// whose parameter gradients are only known after `finishBackward`: prompts composed from shared factors

@@ -3,10 +3,10 @@ import Distributed
 import Prompting
 
 extension VisionTower {
-    /// `backward(dEmbeds:promptGradients:batch:)` of the last forward's batch, one layer at a time, starting the all-reduce of each part of
-    /// the gradient buffer as soon as `method` says it is final (`PromptMethod.visionGradientsFinal`), and testing
-    /// the pending ones between layers so that Open MPI moves them on (it advances non-blocking collectives
-    /// only inside MPI calls):
+    /// `backward(dEmbeds:promptGradients:batch:)` of the last forward's batch, one layer at a time, starting the
+    /// all-reduce of each part of the gradient buffer as soon as `method` says it is final
+    /// (`PromptMethod.visionGradientsFinal`), and testing the pending ones between layers so that Open MPI moves
+    /// them on (it advances non-blocking collectives only inside MPI calls):
     /// ```
     /// beginBackward(dEmbeds)
     /// for l = L-1 ... lowestBackwardLayer:
