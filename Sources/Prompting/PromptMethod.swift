@@ -12,7 +12,8 @@ import CLIP
 ///                                                       classifier: text prompts then shared by every row]
 /// loss  = w objective(image, text) [w = objectiveWeight; local rows, back-propagated into visionPromptGradients / textPromptGradients]
 /// loss += finishBackward(values, gradients, batch)     [prompt gradients -> parameter gradients; per-sample losses]
-/// all-reduce gradients[range]
+/// all-reduce gradients[range]                          [buckets of it start during the vision backward:
+///                                                       visionGradientsFinal]
 /// loss += addPromptLoss(values, gradients, task: t)    [depends on the replicated values only: added once]
 /// optimizer.step(values[range], gradients[range], lr, transformUpdate: updateTransform)
 /// ```
@@ -64,6 +65,18 @@ public protocol PromptMethod {
     /// it; the linear head refuses the methods that weigh it (they prompt the text tower, which it gives no gradient).
     var objectiveWeight: Float { get }
 
+    /// The parts of the trainable buffer (offsets in `layout`) whose gradients are final once the vision tower's
+    /// backward step `l` (`VisionTower.backwardLayer(l)`) has returned: nothing later in the step (the steps
+    /// below l, the tower's `finishBackward`, this method's `finishBackward`) adds to them. The trainer starts
+    /// their all-reduce there, while the backward goes on (`BucketedAllreduce`), and reduces what no step named
+    /// after the backward (one blocking all-reduce per gap). Ranges of one step must not overlap those of another.
+    ///
+    /// None by default: the whole trained range is reduced after the backward. That is right for every method
+    /// whose parameter gradients are only known after `finishBackward`: prompts composed from shared factors
+    /// (LPI's low-rank interaction, MaPLe's language-to-vision coupling, DCP, MPL's modules), chosen per sample
+    /// (L2P's pool, S-Prompts' per-task scatter); they keep one bucket at the end.
+    func visionGradientsFinal(afterBackwardLayer l: Int, in layout: ParameterLayout) -> [Range<Int>]
+
     /// Changes the optimiser's final update of the trained range in place before it is added
     /// (`Optimizer.step`'s `transformUpdate`: the range's update and its length); nil leaves it as it is.
     var updateTransform: ((UnsafeMutablePointer<Float>, Int) -> Void)? { get }
@@ -78,6 +91,8 @@ extension PromptMethod {
                                globalCount: Int) -> Float { 0 }
     public func addPromptLoss(values: ParameterBuffer, gradients: ParameterBuffer, task: Int) -> Float { 0 }
     public var objectiveWeight: Float { 1 }
+    /// Nothing is final before the backward ends: one all-reduce after it.
+    public func visionGradientsFinal(afterBackwardLayer l: Int, in layout: ParameterLayout) -> [Range<Int>] { [] }
     /// Most methods leave the optimiser's update alone.
     public var updateTransform: ((UnsafeMutablePointer<Float>, Int) -> Void)? { nil }
 }

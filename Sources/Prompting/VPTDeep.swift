@@ -49,7 +49,10 @@ public struct VPTDeep: PromptMethod, Sendable {
     public var textPlan: PromptPlan { .none }
 
     /// The tensor names this method trains, in site order.
-    public var parameterNames: [String] { layers.map { "vpt.layer\($0)" } }
+    public var parameterNames: [String] { layers.map(Self.parameterName) }
+
+    /// The tensor of the site at `layer`: `vpt.layer{layer}`.
+    static func parameterName(layer: Int) -> String { "vpt.layer\(layer)" }
 
     /// Declares `vpt.layer{l}` (tokens, D) for each prompted layer.
     public func declare(into layout: inout ParameterLayout) {
@@ -71,6 +74,16 @@ public struct VPTDeep: PromptMethod, Sendable {
     /// Where each site's gradient accumulates in the gradient buffer.
     public func visionPromptGradients(_ gradients: ParameterBuffer) -> [PromptGradient?] {
         parameterNames.map { PromptGradient(gradients[$0]) }
+    }
+
+    /// `vpt.layer{l+1}` after backward step l. Only the site at layer s adds to `vpt.layer{s}`'s gradient, and
+    /// the tower back-propagates that site at the start of step s - 1 (`PromptedEncoder.backwardLayer`: the
+    /// site at l + 1, then layer l); the first prompted layer's site, which no step below back-propagates when the
+    /// backbone is frozen, is finished by the tower's `finishBackward` and goes with the trainer's last reduce.
+    /// VPT-deep has no `finishBackward` of its own.
+    public func visionGradientsFinal(afterBackwardLayer l: Int, in layout: ParameterLayout) -> [Range<Int>] {
+        guard layers.contains(l + 1), let entry = layout.entry(Self.parameterName(layer: l + 1)) else { return [] }
+        return [entry.offset..<entry.offset + entry.count]
     }
 
     public func textPrompts(_ values: ParameterBuffer) -> [PromptValues] { [] }

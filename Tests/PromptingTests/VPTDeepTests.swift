@@ -62,4 +62,50 @@ final class VPTDeepTests: XCTestCase {
         XCTAssertLessThan(error, 2e-2, "VPT-deep prompt gradients against finite differences of a Float32 loss: \(error)")
         XCTAssertGreaterThan(analytic.map(abs).max()!, 1e-4, "the prompts must influence the loss")
     }
+
+    /// What `visionGradientsFinal` names after backward step l is final then: the gradient there equals the one
+    /// after the whole backward. Every prompted tensor but the first is named once, right after the step below
+    /// its layer; the first goes with the last reduce. With weight gradients the backward runs down to layer 0, and
+    /// the first site (an insert at layer 1) is named after step 0.
+    func testGradientsNamedFinalDoNotChangeLaterInTheBackward() throws {
+        let model = CLIPModel.random(config: config, seed: 5)
+        let batch = 2
+        let pixels = OwnedFloats(randomNormal(batch * 3 * 8 * 8, seed: 7))
+        let texts = OwnedFloats(randomNormal(batch * config.projectionDim, seed: 8))
+        let cases: [(layers: [Int]?, weights: Bool, named: [String])] = [
+            (nil, false, ["vpt.layer2", "vpt.layer1"]),
+            ([1, 2], false, ["vpt.layer2"]),
+            ([1, 2], true, ["vpt.layer2", "vpt.layer1"]),
+        ]
+        for (layers, weights, expected) in cases {
+            let method = try VPTDeep(config: config.vision, tokens: 2, layers: layers)
+            var layout = ParameterLayout()
+            method.declare(into: &layout)
+            let parameters = TrainableParameters(layout: layout)
+            method.initialize(parameters.values, seed: 6)
+            let weightGradients = weights ? model.makeGradientBuffer() : nil
+            let tower = VisionTower(model: model, capacity: batch, plan: method.plan, weightGradients: weightGradients)
+            let objective = ContrastiveObjective(capacity: batch, width: config.projectionDim)
+            let image = tower.forward(pixels: pixels.pointer, prompts: method.visionPrompts(parameters.values), batch: batch)
+            _ = objective.forward(image: image, text: texts.pointer, count: batch, logScale: model.logitScale)
+            tower.beginBackward(dEmbeds: objective.backward().dImage,
+                                promptGradients: method.visionPromptGradients(parameters.gradients))
+            var named: [String] = [], snapshots: [(range: Range<Int>, values: [Float])] = []
+            for l in (tower.lowestBackwardLayer..<config.vision.encoder.layers).reversed() {
+                tower.backwardLayer(l)
+                for range in method.visionGradientsFinal(afterBackwardLayer: l, in: layout) {
+                    named += layout.entries.filter { $0.offset == range.lowerBound && $0.count == range.count }.map(\.name)
+                    snapshots.append((range, range.map { parameters.gradients.storage[$0] }))
+                }
+            }
+            tower.finishBackward()
+            let what = "layers \(layers ?? [0, 1, 2]), weight gradients \(weights)"
+            XCTAssertEqual(named, expected, "\(what): the tensors named final, in order")
+            for (range, values) in snapshots {
+                XCTAssertGreaterThan(values.map(abs).max()!, 0, "\(what): a gradient at \(range) when it is named")
+                XCTAssertEqual(range.map { parameters.gradients.storage[$0] }, values,
+                               "\(what): the gradient at \(range) is the same after the whole backward")
+            }
+        }
+    }
 }

@@ -7,11 +7,16 @@ public struct TrainSection: Codable, Equatable, Sendable {
     public var maxGradNorm = 0.0
     /// Rank 0 prints a progress line every this many steps (and at the end of each epoch).
     public var logEverySteps = 10
+    /// Start the gradient all-reduce of each layer's prompts during the vision backward, as soon as they are
+    /// final (methods that say so: VPT-deep, NSP2), instead of one all-reduce after the backward. Either way each
+    /// gradient is the same sum; this only hides communication behind computation.
+    public var overlapAllreduce = true
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case globalBatch = "global_batch", maxGradNorm = "max_grad_norm", logEverySteps = "log_every_steps"
+        case overlapAllreduce = "overlap_allreduce"
     }
 
     func validate() throws {

@@ -1,4 +1,5 @@
 import CLIP
+import Distributed
 import Foundation
 import Numerics
 import Prompting
@@ -9,28 +10,41 @@ extension Trainer {
         let loss: Float
         let gradNorm: Float
         let seconds: Double
+        /// The exposed communication: the gradient reduction's time in MPI calls (`BucketedAllreduce`) and the
+        /// loss all-reduce.
         let allreduceSeconds: Double
+        /// What the gradient reduction hid behind the backward (no bucket with `train.overlap_allreduce` off).
+        let reduction: BucketedAllreduce<Float>.Outcome
     }
 
     /// One optimiser step of `task` on this rank's `local` samples of a global batch of `globalCount`; every
     /// rank calls it with its own share. `classes` are the classifier's columns (dataset class ids); the
     /// optimiser acts on `range`, the part of the buffer the task trains.
+    ///
+    /// The gradient all-reduce of `range` is bucketed (`train.overlap_allreduce`): during the vision backward
+    /// each part the method says is final (`PromptMethod.visionGradientsFinal`: VPT-deep's and NSP2's per-layer
+    /// prompts) is all-reduced while the lower layers are back-propagated; after the backward one all-reduce
+    /// takes the rest of the range (the whole range for the other methods, or with the option off), then the
+    /// buckets are waited for. Each element is summed once over the same values either way.
     func step(task: Int, local: [Int], globalCount: Int, classes: [Int], optimizer: Optimizer, range: Range<Int>,
               lr: Float) throws -> StepOutcome {
         let started = DispatchTime.now().uptimeNanoseconds
-        let shares = try localGradients(task: task, local: local, globalCount: globalCount, classes: classes)
+        let trained = parameters.gradients.storage + range.lowerBound
+        let reduce = BucketedAllreduce(group: group, buffer: parameters.gradients.storage, range: range)
+        let shares = try localGradients(task: task, local: local, globalCount: globalCount, classes: classes,
+                                        reduce: config.train.overlapAllreduce ? reduce : nil)
         var loss = shares.objective
 
-        // One all-reduce of the trained range, and one of the losses that are per-rank shares.
-        let reduceStarted = DispatchTime.now().uptimeNanoseconds
-        let trained = parameters.gradients.storage + range.lowerBound
-        group.allreduceSum(UnsafeMutableBufferPointer(start: trained, count: range.count))
+        // The rest of the gradient all-reduce and the buckets' waits, then one all-reduce of the losses that
+        // are per-rank shares.
+        let reduction = reduce.finish()
+        let lossStarted = DispatchTime.now().uptimeNanoseconds
         if objective.lossIsGlobal {
             loss += group.allreduce(shares.samples, .sum)
         } else {
             loss = group.allreduce(loss + shares.samples, .sum)
         }
-        let reduceSeconds = Double(DispatchTime.now().uptimeNanoseconds - reduceStarted) / 1e9
+        let reduceSeconds = reduction.exposedSeconds + Double(DispatchTime.now().uptimeNanoseconds - lossStarted) / 1e9
 
         loss += method.addPromptLoss(values: parameters.values, gradients: parameters.gradients, task: task)
         let gradNorm: Float
@@ -42,14 +56,16 @@ extension Trainer {
         optimizer.step(parameters: parameters.values.storage + range.lowerBound, gradients: trained, lr: lr,
                        transformUpdate: method.updateTransform)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        return StepOutcome(loss: loss, gradNorm: gradNorm, seconds: seconds, allreduceSeconds: reduceSeconds)
+        return StepOutcome(loss: loss, gradNorm: gradNorm, seconds: seconds, allreduceSeconds: reduceSeconds,
+                           reduction: reduction)
     }
 
     /// The forward and backward of one step on this rank's `local` samples, before the all-reduce: zeroes the
     /// gradients and leaves in them this rank's share of the gradient of the objective (weighted by the method's
     /// `objectiveWeight`) and of the method's per-sample losses. Returns the objective's loss (the global
     /// batch's for the contrastive loss, this rank's share for the classifiers: `objective.lossIsGlobal`) and
-    /// this rank's share of the per-sample losses.
+    /// this rank's share of the per-sample losses. With `reduce`, the vision backward starts the all-reduce of
+    /// each part of the gradient buffer that is final (`VisionTower.backward(...reduce:)`); the caller finishes it.
     /// ```
     /// method.prepare(values, batch of the n local samples of task)      once: both towers read these prompts
     /// image = vision(pixels; vision prompts)
@@ -60,8 +76,9 @@ extension Trainer {
     /// vision backward (dimage);  method.finishBackward: prompt gradients -> parameter gradients
     /// ```
     /// A `CoupledStepMethod` (LPI-P) runs its own towers instead (`Trainer+CoupledStep`); it has no per-sample losses.
-    func localGradients(task: Int, local: [Int], globalCount: Int, classes: [Int]) throws
-        -> (objective: Float, samples: Float) {
+    func localGradients(task: Int, local: [Int], globalCount: Int, classes: [Int],
+                        reduce: BucketedAllreduce<Float>? = nil)
+        throws -> (objective: Float, samples: Float) {
         if let coupled { return (try coupledGradients(coupled, task: task, local: local, globalCount: globalCount,
                                                        classes: classes), 0) }
         let n = local.count
@@ -106,7 +123,13 @@ extension Trainer {
             (loss, dImage) = result
         }
         if !method.visionPlan.sites.isEmpty {
-            vision.backward(dEmbeds: dImage, promptGradients: method.visionPromptGradients(parameters.gradients), batch: n)
+            let promptGradients = method.visionPromptGradients(parameters.gradients)
+            if let reduce {
+                vision.backward(dEmbeds: dImage, promptGradients: promptGradients, method: method,
+                                layout: parameters.layout, reduce: reduce)
+            } else {
+                vision.backward(dEmbeds: dImage, promptGradients: promptGradients, batch: n)
+            }
         }
         let sampleLoss = method.finishBackward(values: parameters.values, gradients: parameters.gradients, batch: batch,
                                                globalCount: globalCount)

@@ -13,7 +13,8 @@ import Prompting
 ///     image = vision(pixels; prompts)  -> objective over the global batch -> backward into the gradients
 ///       (text-classifier: the class texts through the text prompts of task t too: `Trainer+Step`;
 ///        a `CoupledStepMethod`, LPI-P, runs its own towers, texts conditioned on each image: `Trainer+CoupledStep`)
-///     all-reduce(gradients)                         one call over the flat buffer
+///     all-reduce(gradients)                         over the flat buffer; per-layer buckets started during the
+///                                                   vision backward where the method allows (train.overlap_allreduce)
 ///     loss += method.addPromptLoss(values)          replicated values: added once, after the all-reduce
 ///     clip(gradients, max_grad_norm);  optimizer.step(values, gradients, lr(t, e + step / steps),
 ///                                                     method.updateTransform)
@@ -310,7 +311,8 @@ public final class Trainer {
                     task: task, epoch: epoch, step: step, stepsPerEpoch: steps, globalStep: globalStep,
                     totalSteps: totalSteps, loss: outcome.loss, lr: lr, gradNorm: outcome.gradNorm,
                     images: config.train.globalBatch, stepSeconds: outcome.seconds,
-                    allreduceSeconds: outcome.allreduceSeconds))
+                    allreduceSeconds: outcome.allreduceSeconds, overlappedBuckets: outcome.reduction.overlappedBuckets,
+                    overlappedFraction: outcome.reduction.overlappedFraction))
                 globalStep += 1
                 position.globalStep = globalStep
                 position.epochLossSum += outcome.loss

@@ -61,14 +61,21 @@ public struct StepRecord: Encodable, Sendable {
     public let gradNorm: Float
     /// Samples in the global batch.
     public let images: Int
-    /// Wall time of the step on this rank, and the part of it spent in the gradient all-reduce.
+    /// Wall time of the step on this rank, and the part of it spent in the all-reduces of the gradients and the
+    /// loss: the exposed communication (with buckets overlapped with the backward, the time inside their MPI calls
+    /// and the final wait, not the time they ran behind the computation).
     public let stepSeconds: Double
     public let allreduceSeconds: Double
+    /// Gradient buckets all-reduced during the backward (`train.overlap_allreduce`), and the fraction of the
+    /// trained parameters they held; 0 when one all-reduce after the backward took them all.
+    public let overlappedBuckets: Int
+    public let overlappedFraction: Double
 
     enum CodingKeys: String, CodingKey {
         case task, epoch, step, loss, lr, images
         case stepsPerEpoch = "steps_per_epoch", globalStep = "global_step", totalSteps = "total_steps"
         case gradNorm = "grad_norm", stepSeconds = "step_seconds", allreduceSeconds = "allreduce_seconds"
+        case overlappedBuckets = "overlapped_buckets", overlappedFraction = "overlapped_fraction"
     }
 }
 

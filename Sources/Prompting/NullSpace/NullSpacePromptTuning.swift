@@ -56,6 +56,10 @@ public final class NullSpacePromptTuning: PromptMethod {
     public func visionPromptGradients(_ gradients: ParameterBuffer) -> [PromptGradient?] {
         prompts.visionPromptGradients(gradients)
     }
+    /// VPT-deep's buckets: the projection (`updateTransform`) and L_LN (`addPromptLoss`) act after the all-reduce.
+    public func visionGradientsFinal(afterBackwardLayer l: Int, in layout: ParameterLayout) -> [Range<Int>] {
+        prompts.visionGradientsFinal(afterBackwardLayer: l, in: layout)
+    }
     public func textPrompts(_ values: ParameterBuffer) -> [PromptValues] { [] }
     public func textPromptGradients(_ gradients: ParameterBuffer) -> [PromptGradient?] { [] }
 
