@@ -4,7 +4,7 @@ import ArgumentParser
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure training steps against the machine's sgemm rate, NSP2's null-space update, and LPI-P's fusion.",
-        subcommands: [BenchStepCommand.self, BenchNullSpaceCommand.self, BenchLPIPCommand.self]
+        abstract: "Measure training steps and evaluation against the machine's sgemm rate, NSP2's null-space update, and LPI-P's fusion.",
+        subcommands: [BenchStepCommand.self, BenchEvalCommand.self, BenchNullSpaceCommand.self, BenchLPIPCommand.self]
     )
 }
