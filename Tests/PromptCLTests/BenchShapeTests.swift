@@ -26,6 +26,9 @@ final class BenchShapeTests: XCTestCase {
         XCTAssertEqual(modes(text), [.insert] + Array(repeating: .replace, count: 11), "text: inserted, then replaced")
         XCTAssertEqual(try BenchShape.clip.visionPlan(tokens: 4, config: config.vision), vpt, "clip's vision prompts are vpt's")
         XCTAssertEqual(BenchShape.clip.stepConfig, .vitBase16, "clip steps the whole ViT-B/16")
-        XCTAssertEqual(config.text.encoder.hiddenSize * config.text.encoder.layers * 8, 512 * 12 * 8, "text 12 x 512")
+        let textEncoder = config.text.encoder
+        XCTAssertEqual([textEncoder.layers, textEncoder.hiddenSize, textEncoder.attentionHeads, textEncoder.intermediateSize,
+                        config.text.vocabularySize, config.text.contextLength, config.projectionDim],
+                       [12, 512, 8, 2048, 49408, 77, 512], "ViT-B/16's text tower and projection")
     }
 }
