@@ -29,6 +29,11 @@ public enum ContrastiveLoss {
             for i in 0..<capacity { targets[i] = Int32(i) }
         }
 
+        /// Bytes of the buffers (for memory reports).
+        public var byteCount: Int {
+            4 * capacity * capacity * MemoryLayout<Float>.stride + capacity * MemoryLayout<Int32>.stride
+        }
+
         /// Frees the buffers (the workspace is a value owned by one model; call once).
         public func deallocate() {
             logits.deallocate(); imageProbabilities.deallocate(); textProbabilities.deallocate(); logitGradient.deallocate()

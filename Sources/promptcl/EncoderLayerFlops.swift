@@ -20,3 +20,26 @@ struct EncoderLayerFlops {
         attention = 4 * b * Double(encoder.attentionHeads) * t * t * Double(encoder.headSize)
     }
 }
+
+extension EncoderLayerFlops {
+    /// GEMM FLOPs of a prompted encoder's layers over `batch` sequences of `baseTokens` rows plus the plan's
+    /// prompt rows in the input of each layer (T_l = baseTokens + c_l, `PromptPlan.promptCounts`):
+    /// ```
+    /// forward   = sum over l of linear_l + attention_l
+    /// backward  = sum over l >= the first prompted layer of linear_l + 2 attention_l   (to the inputs only)
+    /// ```
+    /// The backward of a prompt-tuning step stops at the first prompted layer: nothing below it is trained.
+    /// Without sites it is 0.
+    static func stack(_ encoder: CLIPEncoderConfig, baseTokens: Int, plan: PromptPlan, batch: Int)
+        -> (forward: Double, backward: Double) {
+        let counts = plan.promptCounts(layers: encoder.layers)
+        let lowest = plan.sites.first?.layer ?? encoder.layers
+        var forward = 0.0, backward = 0.0
+        for l in 0..<encoder.layers {
+            let layer = EncoderLayerFlops(encoder, tokens: baseTokens + counts[l], batch: batch)
+            forward += layer.total
+            if l >= lowest { backward += layer.linear + 2 * layer.attention }
+        }
+        return (forward, backward)
+    }
+}

@@ -13,4 +13,15 @@ extension CLIPConfig {
                                        layerNormEps: 1e-5, activation: .quickGELU),
             vocabularySize: 1000, contextLength: 77, bosTokenID: 998, eosTokenID: 999, padTokenID: 999),
         projectionDim: 512, logitScaleInit: 2.6592)
+
+    /// openai/clip-vit-base-patch16 whole: the vision tower of `vitBase16VisionBenchmark` and the text tower
+    /// (12 layers x 512, 8 heads, MLP 2048, quick_gelu, vocabulary 49408, context 77), projection 512, for
+    /// benchmarks of both towers.
+    public static let vitBase16 = CLIPConfig(
+        vision: vitBase16VisionBenchmark.vision,
+        text: CLIPTextConfig(
+            encoder: CLIPEncoderConfig(hiddenSize: 512, intermediateSize: 2048, attentionHeads: 8, layers: 12,
+                                       layerNormEps: 1e-5, activation: .quickGELU),
+            vocabularySize: 49408, contextLength: 77, bosTokenID: 49406, eosTokenID: 49407, padTokenID: 49407),
+        projectionDim: 512, logitScaleInit: 2.6592)
 }

@@ -49,6 +49,9 @@ public final class ContrastiveObjective {
 
     deinit { workspace.deallocate() }
 
+    /// Bytes of the normalised rows, their gradients and the loss's workspace this objective holds.
+    public var workspaceBytes: Int { arena.byteCount + workspace.byteCount }
+
     /// The global loss, given this process's `count` pairs (row n of each is a matching pair).
     public func forward(image: UnsafePointer<Float>, text: UnsafePointer<Float>, count: Int, logScale: Float) -> Float {
         precondition(count <= localCapacity, "contrastive batch \(count) exceeds local capacity \(localCapacity)")

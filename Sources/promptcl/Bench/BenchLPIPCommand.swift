@@ -40,19 +40,10 @@ struct BenchLPIPCommand: ParsableCommand {
         }
     }
 
-    /// openai/clip-vit-base-patch16.
-    private static let config = CLIPConfig(
-        vision: CLIPConfig.vitBase16VisionBenchmark.vision,
-        text: CLIPTextConfig(
-            encoder: CLIPEncoderConfig(hiddenSize: 512, intermediateSize: 2048, attentionHeads: 8, layers: 12,
-                                       layerNormEps: 1e-5, activation: .quickGELU),
-            vocabularySize: 49408, contextLength: 77, bosTokenID: 49406, eosTokenID: 49407, padTokenID: 49407),
-        projectionDim: 512, logitScaleInit: 2.6592)
-
     func run() throws {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         ComputeThreads.set(threads ?? cores)
-        let model = CLIPModel.random(config: Self.config, seed: 1)
+        let model = CLIPModel.random(config: .vitBase16, seed: 1)
         if !json {
             print("LPI-M against LPI-P steps, CLIP ViT-B/16 (random weights), D 9, L 16, captions of \(captionTokens) tokens, "
                   + "\(threads ?? cores) threads")

@@ -8,25 +8,19 @@ import CLIP
 ///                                     backward to inputs: the same for the linears, twice for attention
 /// patch embedding: 2 B P K D (forward only: pixels need no gradient, the weight is frozen)
 /// ```
-/// The backward runs only from the top layer down to the first prompted layer.
+/// T_l = 1 + P + c_l (CLS, patches, the prompts in the input of layer l). The backward runs only from the top
+/// layer down to the first prompted layer (`EncoderLayerFlops.stack`). The head (post-LN, projection of the B
+/// CLS rows: 2 B D E) is left out, as are LayerNorms, softmax and activations.
 struct VisionStepFlops {
     let forward: Double
     let backward: Double
     var total: Double { forward + backward }
 
     init(config: CLIPVisionConfig, plan: PromptPlan, batch: Int) {
-        let e = config.encoder
-        let counts = plan.promptCounts(layers: e.layers)
-        let lowest = plan.sites.first?.layer ?? e.layers
-        var forward = 2 * Double(batch * config.patchCount * config.channels * config.patchSize * config.patchSize)
-            * Double(e.hiddenSize)
-        var backward = 0.0
-        for l in 0..<e.layers {
-            let layer = EncoderLayerFlops(e, tokens: config.tokenCount + counts[l], batch: batch)
-            forward += layer.total
-            if l >= lowest { backward += layer.linear + 2 * layer.attention }
-        }
-        self.forward = forward
-        self.backward = backward
+        let patchEmbedding = 2 * Double(batch * config.patchCount * config.channels * config.patchSize * config.patchSize)
+            * Double(config.encoder.hiddenSize)
+        let encoder = EncoderLayerFlops.stack(config.encoder, baseTokens: config.tokenCount, plan: plan, batch: batch)
+        forward = patchEmbedding + encoder.forward
+        backward = encoder.backward
     }
 }
