@@ -67,9 +67,7 @@ struct BenchEvalCommand: ParsableCommand {
             print("eval forward, ViT-B/16 vision (12 x 768, 12 heads, patch 16, 224 px) and text (12 x 512, 8 heads, "
                   + "captions of \(captions) tokens), " + shape.summary(tokens: tokens)
                   + (shape == .clip ? "" : ", text unprompted"))
-            print(String(format: "memory: peak resident of the process per measurement; accounted = weights %.0f MiB "
-                         + "+ workspace + inputs; the process held %.0f MiB before the model",
-                         Double(weightsBytes) / 1_048_576, Double(processBytes) / 1_048_576))
+            print(MemoryAccount.legend(weightsBytes: weightsBytes, processBytes: processBytes))
             print("threads  batch   pairs/s  eval ms  GFLOP/s  sgemm GFLOP/s  of sgemm  workspace MiB  peak MiB  "
                   + "accounted MiB  ratio")
         }

@@ -18,4 +18,11 @@ struct MemoryAccount: Equatable {
 
     /// Peak resident bytes per accounted byte.
     func ratio(peakBytes: Int) -> Double { Double(peakBytes) / Double(accountedBytes) }
+
+    /// The table header's line saying what the memory columns count.
+    static func legend(weightsBytes: Int, processBytes: Int) -> String {
+        String(format: "memory: peak resident of the process per measurement; accounted = weights %.0f MiB "
+               + "+ workspace + inputs; the process held %.0f MiB before the model",
+               Double(weightsBytes) / 1_048_576, Double(processBytes) / 1_048_576)
+    }
 }
