@@ -6,20 +6,29 @@ import Foundation
 /// mean = sum_c x[n, c] / C;  rstd = 1 / sqrt(sum_c (x[n, c] - mean)^2 / C + eps)
 /// y[n, c] = (x[n, c] - mean) * rstd * w[c] + b[c]        x, y: (N, C)   w, b: (C)   mean, rstd: (N)
 /// ```
-/// The forward keeps `mean` and `rstd` for the backward; `backward` accumulates (`+=`).
+/// The forward keeps `mean` and `rstd` for the backward; `backward` accumulates (`+=`). The row sums run in
+/// eight `SIMD8` lanes, then the tail.
 public enum LayerNorm {
     public static func forward(
         y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
         x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
         rows: Int, columns: Int, eps: Float
     ) {
+        let body = columns - columns % 8
         parallelRows(rows, cost: columns * 8) { n in
             let row = x + n * columns
-            var sum: Float = 0
-            for c in 0..<columns { sum += row[c] }
+            var sums = SIMD8<Float>()
+            for c in stride(from: 0, to: body, by: 8) { sums += row.vector(at: c) }
+            var sum = sums.sum()
+            for c in body..<columns { sum += row[c] }
             let m = sum / Float(columns)
-            var variance: Float = 0
-            for c in 0..<columns {
+            var squares = SIMD8<Float>()
+            for c in stride(from: 0, to: body, by: 8) {
+                let d = row.vector(at: c) - m
+                squares += d * d
+            }
+            var variance = squares.sum()
+            for c in body..<columns {
                 let d = row[c] - m
                 variance += d * d
             }
@@ -42,14 +51,21 @@ public enum LayerNorm {
         dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, columns: Int
     ) {
+        let body = columns - columns % 8
         parallelRows(rows, cost: columns * 12) { n in
             let row = x + n * columns
             let gradOut = dy + n * columns
             let m = mean[n]
             let s = rstd[n]
-            var meanG: Float = 0
-            var meanGX: Float = 0
-            for c in 0..<columns {
+            var sumsG = SIMD8<Float>(), sumsGX = SIMD8<Float>()
+            for c in stride(from: 0, to: body, by: 8) {
+                let g = gradOut.vector(at: c) * weight.vector(at: c)
+                sumsG += g
+                sumsGX += g * (row.vector(at: c) - m) * s
+            }
+            var meanG = sumsG.sum()
+            var meanGX = sumsGX.sum()
+            for c in body..<columns {
                 let g = gradOut[c] * weight[c]
                 meanG += g
                 meanGX += g * (row[c] - m) * s

@@ -5,21 +5,31 @@ import Foundation
 /// ```
 /// p[n, j] = exp(x[n, j] - max_j x[n, :]) / sum_j exp(x[n, j] - max_j x[n, :])     x, p: (N, C)
 /// ```
-/// `backward` accumulates (`+=`).
+/// `backward` accumulates (`+=`). Both run eight columns at a time (`VectorExp`, `SIMD8` sums; the sums'
+/// order is that of eight lanes, then the tail).
 public enum Softmax {
     /// p = softmax(x) row by row; `p` may alias `x`. `rowStride` >= columns.
     public static func forward(
         p: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, rows: Int, columns: Int, rowStride: Int? = nil
     ) {
-        let stride = rowStride ?? columns
+        let rowStep = rowStride ?? columns
+        let body = columns - columns % 8
         for n in 0..<rows {
-            let input = x + n * stride
-            let output = p + n * stride
-            var maximum = -Float.infinity
-            for j in 0..<columns { maximum = max(maximum, input[j]) }
-            var sum: Float = 0
-            for j in 0..<columns {
-                let e = expf(input[j] - maximum)
+            let input = x + n * rowStep
+            let output = p + n * rowStep
+            var maxima = SIMD8<Float>(repeating: -.infinity)
+            for j in stride(from: 0, to: body, by: 8) { maxima = pointwiseMax(maxima, input.vector(at: j)) }
+            var maximum = maxima.max()
+            for j in body..<columns { maximum = max(maximum, input[j]) }
+            var sums = SIMD8<Float>()
+            for j in stride(from: 0, to: body, by: 8) {
+                let e = VectorExp.exp(input.vector(at: j) - maximum)
+                output.store(e, at: j)
+                sums += e
+            }
+            var sum = sums.sum()
+            for j in body..<columns {
+                let e = VectorExp.exp(input[j] - maximum)
                 output[j] = e
                 sum += e
             }
@@ -36,13 +46,16 @@ public enum Softmax {
         dx: UnsafeMutablePointer<Float>, dp: UnsafePointer<Float>, p: UnsafePointer<Float>,
         rows: Int, columns: Int, rowStride: Int? = nil
     ) {
-        let stride = rowStride ?? columns
+        let rowStep = rowStride ?? columns
+        let body = columns - columns % 8
         for n in 0..<rows {
-            let probabilities = p + n * stride
-            let gradient = dp + n * stride
-            var dot: Float = 0
-            for j in 0..<columns { dot += gradient[j] * probabilities[j] }
-            let out = dx + n * stride
+            let probabilities = p + n * rowStep
+            let gradient = dp + n * rowStep
+            var dots = SIMD8<Float>()
+            for j in stride(from: 0, to: body, by: 8) { dots += gradient.vector(at: j) * probabilities.vector(at: j) }
+            var dot = dots.sum()
+            for j in body..<columns { dot += gradient[j] * probabilities[j] }
+            let out = dx + n * rowStep
             for j in 0..<columns { out[j] += probabilities[j] * (gradient[j] - dot) }
         }
     }

@@ -35,6 +35,17 @@ final class ActivationTests: XCTestCase {
         XCTAssertEqual(Activation(rawValue: "gelu"), .gelu, "raw value gelu")
     }
 
+    /// Over 37 elements (four eight-lane vectors and a tail of 5), each element against Double, both tails of x
+    /// included: the vector lanes and the scalar tail compute the same function.
+    func testLanesAndTailMatchDouble() {
+        let x = randomNormal(37, seed: 7, std: 4) + [-90, 90, 0]
+        let y = apply(.quickGELU, x)
+        for (i, v) in x.enumerated() {
+            let expected = Double(v) / (1 + exp(-1.702 * Double(v)))
+            XCTAssertEqual(Double(y[i]), expected, accuracy: 2e-7 * max(1, abs(expected)), "quick_gelu(\(v)) at \(i)")
+        }
+    }
+
     /// The forward may run in place (y aliasing x).
     func testForwardInPlace() {
         for activation in Activation.allCases {
