@@ -39,8 +39,9 @@ public enum Activation: String, Sendable, CaseIterable {
         }
     }
 
-    /// dx[i] += dy[i] * f'(x[i]); in the forward pass this was `y = f(x)`.
-    public func backward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, count: Int) {
+    /// dx[i] += dy[i] * f'(x[i]) (dx[i] = ... with `write: .overwrite`); in the forward pass this was `y = f(x)`.
+    public func backward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, x: UnsafePointer<Float>, count: Int,
+                         write: GradientWrite = .accumulate) {
         switch self {
         case .quickGELU:
             // d/dx [x s(ax)] = s(ax) + a x s(ax) (1 - s(ax)),  a = 1.702
@@ -49,12 +50,14 @@ public enum Activation: String, Sendable, CaseIterable {
                 for i in stride(from: range.lowerBound, to: body, by: 8) {
                     let v = x.vector(at: i)
                     let s = 1 / (1 + VectorExp.exp(-1.702 * v))
-                    dx.store(dx.vector(at: i) + dy.vector(at: i) * (s + 1.702 * v * s * (1 - s)), at: i)
+                    let gradient = dy.vector(at: i) * (s + 1.702 * v * s * (1 - s))
+                    dx.store(write == .accumulate ? dx.vector(at: i) + gradient : gradient, at: i)
                 }
                 for i in body..<range.upperBound {
                     let v = x[i]
                     let s = 1 / (1 + VectorExp.exp(-1.702 * v))
-                    dx[i] += dy[i] * (s + 1.702 * v * s * (1 - s))
+                    let gradient = dy[i] * (s + 1.702 * v * s * (1 - s))
+                    dx[i] = write == .accumulate ? dx[i] + gradient : gradient
                 }
             }
         case .gelu:
@@ -65,7 +68,8 @@ public enum Activation: String, Sendable, CaseIterable {
                 for i in range {
                     let v = x[i]
                     let cdf = 0.5 * (1 + erff(v * invSqrt2))
-                    dx[i] += dy[i] * (cdf + v * expf(-0.5 * v * v) * invSqrt2Pi)
+                    let gradient = dy[i] * (cdf + v * expf(-0.5 * v * v) * invSqrt2Pi)
+                    dx[i] = write == .accumulate ? dx[i] + gradient : gradient
                 }
             }
         }

@@ -23,7 +23,7 @@ public enum Linear {
 
     /// In the forward pass this was `y = x W^T + b`:
     /// ```
-    /// dx += dy W        (N, I)
+    /// dx += dy W        (N, I)      (dx = dy W with `dxWrite: .overwrite`)
     /// dW += dy^T x      (O, I)
     /// db += sum_n dy    (O)
     /// ```
@@ -31,11 +31,12 @@ public enum Linear {
         _ backend: Gemm.Backend = .blas,
         dx: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
         dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        rows: Int, inFeatures: Int, outFeatures: Int
+        rows: Int, inFeatures: Int, outFeatures: Int, dxWrite: GradientWrite = .accumulate
     ) {
         if let dx {
             Gemm.multiply(backend, transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures,
-                          a: dy, lda: outFeatures, b: weight, ldb: inFeatures, beta: 1, c: dx, ldc: inFeatures)
+                          a: dy, lda: outFeatures, b: weight, ldb: inFeatures, beta: dxWrite == .accumulate ? 1 : 0,
+                          c: dx, ldc: inFeatures)
         }
         if let dWeight {
             Gemm.multiply(backend, transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows,

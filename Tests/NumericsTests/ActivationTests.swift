@@ -103,4 +103,16 @@ final class ActivationTests: XCTestCase {
             XCTAssertEqual(results[0], results[1], "\(activation.rawValue): 3 threads change the result")
         }
     }
+
+    /// `write: .overwrite` gives what accumulating onto zeros gives, whatever dx held (NaN here), lanes and tail.
+    func testBackwardOverwriteIgnoresWhatDxHeld() {
+        let x = randomNormal(37, seed: 8, std: 3), dy = randomNormal(37, seed: 9)
+        for activation in Activation.allCases {
+            var accumulated = [Float](repeating: 0, count: x.count)
+            activation.backward(dx: &accumulated, dy: dy, x: x, count: x.count)
+            var overwritten = [Float](repeating: .nan, count: x.count)
+            activation.backward(dx: &overwritten, dy: dy, x: x, count: x.count, write: .overwrite)
+            XCTAssertEqual(overwritten, accumulated, "\(activation.rawValue): overwrite differs from accumulating onto zeros")
+        }
+    }
 }

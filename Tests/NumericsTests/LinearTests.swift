@@ -107,4 +107,19 @@ final class LinearTests: XCTestCase {
             XCTAssertLessThan(error, 1e-5, "Linear \(name): BLAS off naive by \(error)")
         }
     }
+
+    /// `dxWrite: .overwrite` gives what accumulating onto zeros gives, whatever dx held (NaN here), on both backends.
+    func testOverwriteIgnoresWhatDxHeld() {
+        let x = randomNormal(rows * inFeatures, seed: 21), weight = randomNormal(outFeatures * inFeatures, seed: 22)
+        let dy = randomNormal(rows * outFeatures, seed: 23)
+        for backend in [Gemm.Backend.blas, .naive] {
+            var accumulated = [Float](repeating: 0, count: rows * inFeatures)
+            Linear.backward(backend, dx: &accumulated, dWeight: nil, dBias: nil, dy: dy, x: x, weight: weight,
+                            rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+            var overwritten = [Float](repeating: .nan, count: rows * inFeatures)
+            Linear.backward(backend, dx: &overwritten, dWeight: nil, dBias: nil, dy: dy, x: x, weight: weight,
+                            rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, dxWrite: .overwrite)
+            XCTAssertEqual(overwritten, accumulated, "\(backend): overwrite differs from accumulating onto zeros")
+        }
+    }
 }

@@ -84,21 +84,19 @@ struct EncoderLayer {
         let n = Double(rows), (dd, ff) = (Double(d), Double(f))
         // In the forward pass this was: y = h + g W2^T + b2
         s.dResidual.update(from: dy, count: rows * d)
-        s.dActivated.update(repeating: 0, count: rows * f)
         KernelProfile.measure(.gemm, flops: (dw == nil ? 2 : 4) * n * ff * dd) {
             Linear.backward(dx: s.dActivated, dWeight: dw?.fc2Weight, dBias: dw?.fc2Bias, dy: dy, x: arena[saved.activated],
-                            weight: w.fc2Weight, rows: rows, inFeatures: f, outFeatures: d)
+                            weight: w.fc2Weight, rows: rows, inFeatures: f, outFeatures: d, dxWrite: .overwrite)
         }
         // g = act(f)
-        s.dHidden.update(repeating: 0, count: rows * f)
         KernelProfile.measure(.activation) {
-            config.activation.backward(dx: s.dHidden, dy: s.dActivated, x: arena[saved.hidden], count: rows * f)
+            config.activation.backward(dx: s.dHidden, dy: s.dActivated, x: arena[saved.hidden], count: rows * f,
+                                       write: .overwrite)
         }
         // f = m W1^T + b1
-        s.dNormed.update(repeating: 0, count: rows * d)
         KernelProfile.measure(.gemm, flops: (dw == nil ? 2 : 4) * n * dd * ff) {
             Linear.backward(dx: s.dNormed, dWeight: dw?.fc1Weight, dBias: dw?.fc1Bias, dy: s.dHidden, x: arena[saved.normed2],
-                            weight: w.fc1Weight, rows: rows, inFeatures: d, outFeatures: f)
+                            weight: w.fc1Weight, rows: rows, inFeatures: d, outFeatures: f, dxWrite: .overwrite)
         }
         // m = LN2(h)
         KernelProfile.measure(.layerNorm) {
@@ -108,10 +106,10 @@ struct EncoderLayer {
         }
         // h = x + o Wo^T + bo
         dx.update(from: s.dResidual, count: rows * d)
-        s.dAttention.update(repeating: 0, count: rows * d)
         KernelProfile.measure(.gemm, flops: (dw == nil ? 2 : 4) * n * dd * dd) {
             Linear.backward(dx: s.dAttention, dWeight: dw?.outWeight, dBias: dw?.outBias, dy: s.dResidual,
-                            x: arena[saved.attention], weight: w.outWeight, rows: rows, inFeatures: d, outFeatures: d)
+                            x: arena[saved.attention], weight: w.outWeight, rows: rows, inFeatures: d, outFeatures: d,
+                            dxWrite: .overwrite)
         }
         // o = MHA(q, k, v)
         s.dQKV.update(repeating: 0, count: rows * 3 * d)
@@ -119,10 +117,9 @@ struct EncoderLayer {
                            scratch: s.dScores, batch: batch, tokens: tokens, heads: config.attentionHeads,
                            headSize: config.headSize)
         // [q|k|v] = a Wqkv^T + bqkv
-        s.dNormed.update(repeating: 0, count: rows * d)
         KernelProfile.measure(.gemm, flops: (dw == nil ? 2 : 4) * n * dd * 3 * dd) {
             Linear.backward(dx: s.dNormed, dWeight: dw?.qkvWeight, dBias: dw?.qkvBias, dy: s.dQKV, x: arena[saved.normed1],
-                            weight: w.qkvWeight, rows: rows, inFeatures: d, outFeatures: 3 * d)
+                            weight: w.qkvWeight, rows: rows, inFeatures: d, outFeatures: 3 * d, dxWrite: .overwrite)
         }
         // a = LN1(x)
         KernelProfile.measure(.layerNorm) {
