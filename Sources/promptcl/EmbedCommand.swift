@@ -72,7 +72,7 @@ struct EmbedCommand: ParsableCommand {
 
     private func embedImages(_ clip: CLIPModel, pixels: [Float], count: Int, prompts: PromptSet?) -> [Float] {
         let plan = prompts?.vision ?? .none
-        let tower = VisionTower(model: clip, capacity: min(batchSize, max(count, 1)), plan: plan)
+        let tower = VisionTower(model: clip, capacity: min(batchSize, max(count, 1)), plan: plan, use: .inference)
         let perImage = pixels.count / max(count, 1)
         return embedInBatches(count: count, width: clip.config.projectionDim, siteValues: prompts?.visionValues ?? []) { start, batch, values in
             pixels.withUnsafeBufferPointer { tower.forward(pixels: $0.baseAddress! + start * perImage, prompts: values, batch: batch) }
@@ -81,7 +81,7 @@ struct EmbedCommand: ParsableCommand {
 
     private func embedTexts(_ clip: CLIPModel, ids: [Int32], count: Int, prompts: PromptSet?) -> [Float] {
         let plan = prompts?.text ?? .none
-        let tower = TextTower(model: clip, capacity: min(batchSize, max(count, 1)), plan: plan)
+        let tower = TextTower(model: clip, capacity: min(batchSize, max(count, 1)), plan: plan, use: .inference)
         let context = clip.config.text.contextLength
         return embedInBatches(count: count, width: clip.config.projectionDim, siteValues: prompts?.textValues ?? []) { start, batch, values in
             ids.withUnsafeBufferPointer { tower.forward(ids: $0.baseAddress! + start * context, prompts: values, batch: batch) }

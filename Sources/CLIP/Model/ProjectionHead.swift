@@ -7,7 +7,8 @@ import Numerics
 /// normed = LN(pooled);  embeds = normed W_proj^T          W_proj: (E, D)   embeds: (B, E)
 /// ```
 /// `backward` scatters dpooled back into the (B, T, D) gradient of Y (zero elsewhere) and accumulates the
-/// head's weight gradients (`+=`) when given.
+/// head's weight gradients (`+=`) when given. Built for `TowerUse.inference`, it reserves no dnormed or
+/// dpooled and has no backward.
 struct ProjectionHead {
     /// The head's weights (or their gradients).
     struct Weights {
@@ -17,19 +18,22 @@ struct ProjectionHead {
     let width: Int
     let projectionDim: Int
     let eps: Float
+    let use: TowerUse
     private let pooled, normed, mean, rstd, embeds, dNormed, dPooled: ArenaSlice
 
-    init(width: Int, projectionDim: Int, eps: Float, capacity: Int, arenaPlan: inout ArenaPlan) {
+    init(width: Int, projectionDim: Int, eps: Float, capacity: Int, use: TowerUse, arenaPlan: inout ArenaPlan) {
         self.width = width
         self.projectionDim = projectionDim
         self.eps = eps
+        self.use = use
         pooled = arenaPlan.reserve(capacity * width)
         normed = arenaPlan.reserve(capacity * width)
         mean = arenaPlan.reserve(capacity)
         rstd = arenaPlan.reserve(capacity)
         embeds = arenaPlan.reserve(capacity * projectionDim)
-        dNormed = arenaPlan.reserve(capacity * width)
-        dPooled = arenaPlan.reserve(capacity * width)
+        let gradientRows = use == .training ? capacity : 0
+        dNormed = arenaPlan.reserve(gradientRows * width)
+        dPooled = arenaPlan.reserve(gradientRows * width)
     }
 
     /// embeds (B, E) from row `row(b)` of sequence b of Y (B, tokens, D).
@@ -48,6 +52,7 @@ struct ProjectionHead {
     /// at the pooled rows.
     func backward(_ arena: Arena, weights w: Weights, gradients: Weights?, dEmbeds: UnsafePointer<Float>,
                   dY: UnsafeMutablePointer<Float>, tokens: Int, batch: Int, row: (Int) -> Int) {
+        precondition(use == .training, "the projection head's backward in a tower built for inference")
         let d = width
         arena[dNormed].update(repeating: 0, count: batch * d)
         Linear.backward(dx: arena[dNormed], dWeight: gradients?.projection, dBias: nil, dy: dEmbeds, x: arena[normed],

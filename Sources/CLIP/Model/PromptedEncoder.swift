@@ -17,13 +17,28 @@ import Numerics
 /// `forward` and `backward` are these steps in a loop: the same kernels in the same order. Between steps,
 /// `input(layer:)` is X_l as layer l reads it and `inputGradient` is dX_l of the last backward step, before
 /// the site at l is back-propagated (a caller that replaced rows of X_l changes those rows of dX_l to match).
+///
+/// What the arena keeps depends on `use` (`TowerUse`):
+/// ```
+/// training:   saved[l] for every layer l (X_l and layer l's intermediates at T_l), Y, transit (B, T_max, D),
+///             the backward's scratch: dX in two buffers, dResidual .. dActivated at T_max, dP blocks
+/// inference:  one set of intermediates at T_max shared by every layer; X_l in pingPong[l % 2] (Y in
+///             pingPong[L % 2]); transit only when a site at a layer >= 1 inserts; no gradient buffer
+/// ```
+/// Inference gives the same results bit for bit (the same kernels on the same values), but X_l and layer l's
+/// intermediates are overwritten by the next steps: only the forward and the input of the layer about to run
+/// can be read; everything that reads a layer's activations later (the backward, `activations(layer:)`) refuses.
 final class PromptedEncoder {
     let config: CLIPEncoderConfig
     let plan: PromptPlan
+    let use: TowerUse
     let counts: [Int]
     let promptStart: Int
     private let layer: EncoderLayer
-    private(set) var saved: [EncoderLayer.Activations] = []
+    /// Training: layer l's activations at T_l. Inference: one set at T_max (its input is pingPong[0]).
+    private let saved: [EncoderLayer.Activations]
+    /// Inference: the two buffers that hold X_l in turn; empty in training.
+    private let pingPong: [ArenaSlice]
     private let output, transit, gradientA, gradientB: ArenaSlice
     private let dResidual, dNormed, dAttention, dQKV, dHidden, dActivated, dScores: ArenaSlice
     /// The backward's state: dX_l of the last step in `current` (l = `gradientLayer`; `layers` with dY in
@@ -33,44 +48,81 @@ final class PromptedEncoder {
     private var pendingOutput: UnsafeMutablePointer<Float>?
     private(set) var gradientLayer: Int
 
-    /// Reserves every buffer in `arenaPlan` for `batch` sequences of at most `maxBase` base tokens. Attention's
-    /// backward gets a dP block per thread of `ComputeThreads.kernelThreads` as set now (set it first: with more
-    /// threads later, attention still runs on this many).
+    /// Reserves every buffer `use` needs in `arenaPlan` for `batch` sequences of at most `maxBase` base tokens.
+    /// Attention's backward gets a dP block per thread of `ComputeThreads.kernelThreads` as set now (set it
+    /// first: with more threads later, attention still runs on this many).
     init(config: CLIPEncoderConfig, plan: PromptPlan, causal: Bool, promptStart: Int,
-         batch: Int, maxBase: Int, arenaPlan: inout ArenaPlan) {
+         batch: Int, maxBase: Int, use: TowerUse, arenaPlan: inout ArenaPlan) {
         self.config = config
         self.plan = plan
+        self.use = use
         self.promptStart = promptStart
-        counts = plan.promptCounts(layers: config.layers)
+        let counts = plan.promptCounts(layers: config.layers)
+        self.counts = counts
         layer = EncoderLayer(config: config, causal: causal)
         gradientLayer = config.layers
         let d = config.hiddenSize, f = config.intermediateSize
         let maxTokens = maxBase + (counts.max() ?? 0)
         let maxRows = batch * maxTokens
-        for l in 0..<config.layers {
-            let tokens = maxBase + counts[l]
-            saved.append(EncoderLayer.plan(&arenaPlan, config: config, rows: batch * tokens, batch: batch, tokens: tokens))
+        let training = use == .training
+        if training {
+            saved = (0..<config.layers).map { l in
+                let tokens = maxBase + counts[l]
+                return EncoderLayer.plan(&arenaPlan, config: config, rows: batch * tokens, batch: batch, tokens: tokens)
+            }
+            pingPong = []
+            output = arenaPlan.reserve(batch * (maxBase + (counts.last ?? 0)) * d)
+        } else {
+            let shared = EncoderLayer.plan(&arenaPlan, config: config, rows: maxRows, batch: batch, tokens: maxTokens)
+            saved = [shared]
+            pingPong = [shared.input, arenaPlan.reserve(maxRows * d)]
+            output = pingPong[config.layers % 2]
         }
-        output = arenaPlan.reserve(batch * (maxBase + (counts.last ?? 0)) * d)
-        transit = arenaPlan.reserve(maxRows * d)
-        gradientA = arenaPlan.reserve(maxRows * d)
-        gradientB = arenaPlan.reserve(maxRows * d)
-        dResidual = arenaPlan.reserve(maxRows * d)
-        dNormed = arenaPlan.reserve(maxRows * d)
-        dAttention = arenaPlan.reserve(maxRows * d)
-        dQKV = arenaPlan.reserve(maxRows * 3 * d)
-        dHidden = arenaPlan.reserve(maxRows * f)
-        dActivated = arenaPlan.reserve(maxRows * f)
+        let inserts = plan.sites.contains { $0.layer >= 1 && $0.mode == .insert }
+        transit = arenaPlan.reserve(training || inserts ? maxRows * d : 0)
+        let scratch = training ? maxRows : 0
+        gradientA = arenaPlan.reserve(scratch * d)
+        gradientB = arenaPlan.reserve(scratch * d)
+        dResidual = arenaPlan.reserve(scratch * d)
+        dNormed = arenaPlan.reserve(scratch * d)
+        dAttention = arenaPlan.reserve(scratch * d)
+        dQKV = arenaPlan.reserve(scratch * 3 * d)
+        dHidden = arenaPlan.reserve(scratch * f)
+        dActivated = arenaPlan.reserve(scratch * f)
         // one (T, T) dP block per attention worker: the kernel threads set now, at most one per (b, h) pair
-        dScores = arenaPlan.reserve(Attention.scratchCount(
-            tokens: maxTokens, workers: min(ComputeThreads.kernelThreads, batch * config.attentionHeads)))
+        dScores = arenaPlan.reserve(training ? Attention.scratchCount(
+            tokens: maxTokens, workers: min(ComputeThreads.kernelThreads, batch * config.attentionHeads)) : 0)
+    }
+
+    /// The buffers layer l reads and writes in its forward: saved[l] in training; in inference the shared set
+    /// with X_l in pingPong[l % 2].
+    private func buffers(_ l: Int) -> EncoderLayer.Activations {
+        guard use == .inference else { return saved[l] }
+        var shared = saved[0]
+        shared.input = pingPong[l % 2]
+        return shared
+    }
+
+    /// Layer l's activations of the last forward (NSP2's attention records read them): training only.
+    func activations(layer l: Int) -> EncoderLayer.Activations {
+        precondition(use == .training, "layer \(l)'s activations of a tower built for inference (TowerUse.inference "
+                     + "keeps one layer's intermediates, overwritten by the next layer): build it with use: .training")
+        return saved[l]
+    }
+
+    /// Refuses a backward of an inference encoder, naming `what` was asked.
+    private func requireTraining(_ what: String) {
+        precondition(use == .training, "\(what) of a tower built for inference (TowerUse.inference keeps no "
+                     + "activations for a backward and no gradient buffers): build it with use: .training")
     }
 
     /// Where the tower writes X_0, (B, base + c_0, D).
-    func input(_ arena: Arena) -> UnsafeMutablePointer<Float> { arena[saved[0].input] }
+    func input(_ arena: Arena) -> UnsafeMutablePointer<Float> { arena[buffers(0).input] }
 
-    /// X_l, (B, base + c_l, D): the input of layer l, after the site at l.
-    func input(_ arena: Arena, layer l: Int) -> UnsafeMutablePointer<Float> { arena[saved[l].input] }
+    /// X_l, (B, base + c_l, D): the input of layer l, after the site at l. In inference it holds X_l only from
+    /// forward step l - 1 (or the tower's embedding for l = 0) until step l + 1 writes there: the tower lets a
+    /// caller read the layer about to run alone.
+    func input(_ arena: Arena, layer l: Int) -> UnsafeMutablePointer<Float> { arena[buffers(l).input] }
 
     /// Y, (B, base + c_{L-1}, D): the last layer's output.
     func output(_ arena: Arena) -> UnsafeMutablePointer<Float> { arena[output] }
@@ -97,17 +149,17 @@ final class PromptedEncoder {
         } else if let next, plan.sites[next].mode == .insert {
             destination = arena[transit]
         } else {
-            destination = arena[saved[l + 1].input]
+            destination = input(arena, layer: l + 1)
         }
-        layer.forward(arena, saved[l], weights: weights[l], output: destination, batch: batch, tokens: tokens)
+        layer.forward(arena, buffers(l), weights: weights[l], output: destination, batch: batch, tokens: tokens)
         guard let next else { return }
         let site = plan.sites[next]
         if site.mode == .insert {
-            block(existing: counts[l]).insert(into: arena[saved[l + 1].input], from: arena[transit],
+            block(existing: counts[l]).insert(into: input(arena, layer: l + 1), from: arena[transit],
                                               values: prompts[next], count: site.tokens, removing: site.removed,
                                               batch: batch, tokens: tokens)
         } else {
-            block(existing: counts[l + 1]).apply(site.mode, to: arena[saved[l + 1].input], values: prompts[next],
+            block(existing: counts[l + 1]).apply(site.mode, to: input(arena, layer: l + 1), values: prompts[next],
                                                  batch: batch, tokens: tokens)
         }
     }
@@ -128,6 +180,7 @@ final class PromptedEncoder {
 
     /// Starts a backward from dY (B, base + c_{L-1}, D), which must stay valid until the first step.
     func beginBackward(_ arena: Arena, dOutput: UnsafePointer<Float>) {
+        requireTraining("a backward")
         current = arena[gradientA]
         spare = arena[gradientB]
         pendingOutput = UnsafeMutablePointer(mutating: dOutput)
@@ -137,6 +190,7 @@ final class PromptedEncoder {
     /// Starts a backward at the input of layer `l` (< L) with dX_l = 0: the computation being differentiated
     /// ends with X_l (it never ran layer l). The caller adds its gradient into `inputGradient`.
     func beginBackward(_ arena: Arena, zeroAt l: Int, batch: Int, base: Int) {
+        requireTraining("a backward from layer \(l)")
         precondition(l < config.layers, "a backward starting at layer \(l) of \(config.layers)")
         current = arena[gradientA]
         spare = arena[gradientB]
@@ -156,6 +210,7 @@ final class PromptedEncoder {
     /// `inputGradient`. Steps run from the top down, one layer at a time.
     func backwardLayer(_ l: Int, _ arena: Arena, weights: [EncoderLayerWeights], gradients: [EncoderLayerWeights]?,
                        promptGradients: [PromptGradient?], batch: Int, base: Int) {
+        requireTraining("backward step \(l)")
         precondition(l == gradientLayer - 1, "backward step \(l) after step \(gradientLayer)")
         let dy: UnsafeMutablePointer<Float>
         if let pendingOutput {

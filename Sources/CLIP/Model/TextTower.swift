@@ -16,10 +16,16 @@ import Numerics
 /// Both also run one encoder layer at a time, with the prompt rows readable and writable between layers
 /// (`beginForward` / `beginPrefixForward`, `forwardLayer`, `promptRows`, ...): LPI-P runs the prefix
 /// [SOT ; prompts] in lock-step with the vision tower.
+///
+/// Built with `use: .inference` (`TowerUse`) it keeps the token rows, the encoder's shared intermediates and two
+/// X buffers, and the head's forward rows: the same embeddings bit for bit, in a fraction of the memory, with no
+/// backward and no prompt-row gradients (they stop with a precondition failure naming the mode); layer by layer,
+/// only the prompt rows of the layer about to run.
 public final class TextTower {
     public let config: CLIPTextConfig
     public let plan: PromptPlan
     public let capacity: Int
+    public let use: TowerUse
     let weights: TextWeights
     let gradients: TextWeights?
     let arena: Arena
@@ -39,12 +45,15 @@ public final class TextTower {
 
     /// `maxTokens` bounds the token positions planned per sequence (SOT through EOT, the layer-0 prompts not
     /// counted; longer captions are cut before EOT, which is kept): nil plans for the whole context, 1 for
-    /// `beginPrefixForward` alone.
+    /// `beginPrefixForward` alone. `weightGradients` (training only) receives every text weight's gradient.
     public init(model: CLIPModel, capacity: Int, plan: PromptPlan = .none, weightGradients: ParameterBuffer? = nil,
-                maxTokens: Int? = nil) {
+                maxTokens: Int? = nil, use: TowerUse = .training) {
+        precondition(weightGradients == nil || use == .training,
+                     "a text tower built for inference takes no weight-gradient buffer: build it with use: .training")
         config = model.config.text
         self.plan = plan
         self.capacity = capacity
+        self.use = use
         weights = TextWeights(model.weights, config: config)
         gradients = weightGradients.map { TextWeights($0, config: model.config.text) }
         let d = config.encoder.hiddenSize, e = model.config.projectionDim
@@ -56,11 +65,12 @@ public final class TextTower {
         var arenaPlan = ArenaPlan()
         tokenRows = arenaPlan.reserve(plan.tokensAtFirstLayer > 0 ? capacity * maxBase * d : 0)
         encoder = PromptedEncoder(config: config.encoder, plan: plan, causal: true, promptStart: 1,
-                                  batch: capacity, maxBase: maxBase, arenaPlan: &arenaPlan)
+                                  batch: capacity, maxBase: maxBase, use: use, arenaPlan: &arenaPlan)
         head = ProjectionHead(width: d, projectionDim: e, eps: config.encoder.layerNormEps, capacity: capacity,
-                              arenaPlan: &arenaPlan)
-        dFinal = arenaPlan.reserve(capacity * (maxBase + (encoder.counts.last ?? 0)) * d)
-        dTokens = arenaPlan.reserve(capacity * maxBase * d)
+                              use: use, arenaPlan: &arenaPlan)
+        let gradientRows = use == .training ? capacity : 0
+        dFinal = arenaPlan.reserve(gradientRows * (maxBase + (encoder.counts.last ?? 0)) * d)
+        dTokens = arenaPlan.reserve(gradientRows * maxBase * d)
         arena = Arena(arenaPlan)
         baseIDs = [Int32](repeating: 0, count: capacity * maxBase)
         endOfText = [Int](repeating: 0, count: capacity)
@@ -121,9 +131,13 @@ public final class TextTower {
     }
 
     /// The prompt rows of X_l (the input of layer l, after the site at l) of the forward under way, for
-    /// l <= the next layer to run; changing them before `forwardLayer(l)` changes what layer l reads.
+    /// l <= the next layer to run (in inference, l = the next layer to run: the layers below are overwritten);
+    /// changing them before `forwardLayer(l)` changes what layer l reads.
     public func promptRows(layer l: Int) -> PromptRows {
         precondition(l <= nextLayer && l < config.encoder.layers, "text prompt rows of layer \(l) before it is reached")
+        precondition(use == .training || l == nextLayer,
+                     "text prompt rows of layer \(l) once it has run (next: \(nextLayer)), in a tower built for "
+                     + "inference, which keeps the input of the layer about to run alone: build it with use: .training")
         return rows(encoder.input(arena, layer: l), layer: l)
     }
 
@@ -146,6 +160,7 @@ public final class TextTower {
     /// dtext_embeds (B, E). Then `backwardLayer(L-1)` ... `backwardLayer(lowestBackwardLayer)` and
     /// `finishBackward()`; `backward` is that loop. `promptGradients` must stay valid until the last step.
     public func beginBackward(dEmbeds: UnsafePointer<Float>, promptGradients: [PromptGradient?]) {
+        requireTraining("a backward")
         precondition(promptGradients.count == plan.sites.count, "one prompt gradient per site")
         precondition(nextLayer == config.encoder.layers, "text backward after a forward of \(nextLayer) layers")
         stepGradients = promptGradients
@@ -161,6 +176,7 @@ public final class TextTower {
     /// prefix does): dX_l starts at 0, for the caller to add its gradient into `promptRowGradients(layer: l)`.
     /// Then `backwardLayer(l - 1)` ... and `finishBackward()`.
     public func beginBackward(zeroAt l: Int, promptGradients: [PromptGradient?]) {
+        requireTraining("a backward from layer \(l)")
         precondition(promptGradients.count == plan.sites.count, "one prompt gradient per site")
         precondition(l <= nextLayer && l < config.encoder.layers, "text backward from layer \(l) after a forward of \(nextLayer) layers")
         precondition(lowestBackwardLayer <= l, "text backward from layer \(l), below the lowest prompted layer")
@@ -170,6 +186,7 @@ public final class TextTower {
 
     /// Back-propagates the site at l + 1 and layer `l` (the next one down): dX_l is then ready.
     public func backwardLayer(_ l: Int) {
+        requireTraining("backward step \(l)")
         encoder.backwardLayer(l, arena, weights: weights.layers, gradients: gradients?.layers,
                               promptGradients: stepGradients, batch: stepBatch, base: baseTokens)
     }
@@ -177,6 +194,7 @@ public final class TextTower {
     /// The prompt rows of dX_l right after `backwardLayer(l)` (or `beginBackward(zeroAt: l)`), before the site at
     /// l is back-propagated; a caller that replaced those rows of X_l in the forward replaces their gradient here.
     public func promptRowGradients(layer l: Int) -> PromptRows {
+        requireTraining("prompt-row gradients of layer \(l)")
         precondition(encoder.gradientLayer == l, "text prompt-row gradients of layer \(l) at step \(encoder.gradientLayer)")
         return rows(encoder.inputGradient, layer: l)
     }
@@ -184,6 +202,7 @@ public final class TextTower {
     /// Ends the backward below the lowest step: the site there, and at layer 0 the site at layer 0 and, with
     /// weight gradients, the embeddings.
     public func finishBackward() {
+        requireTraining("the end of a backward")
         let lowest = lowestBackwardLayer
         guard lowest < config.encoder.layers else { return }
         precondition(encoder.gradientLayer == lowest, "text backward finished at layer \(encoder.gradientLayer), not \(lowest)")
@@ -229,6 +248,13 @@ public final class TextTower {
         stepPrompts = prompts
         stepBatch = batch
         nextLayer = 0
+    }
+
+    /// Stops a tower built for inference, which keeps no layer's activations after the forward, naming `what`
+    /// was asked of it.
+    private func requireTraining(_ what: String) {
+        precondition(use == .training, "text tower: \(what) needs the activations of every layer, which a tower "
+                     + "built with use: .inference does not keep: build it with use: .training")
     }
 
     /// The prompt block of layer l in a (B, T_l, D) buffer of this tower.

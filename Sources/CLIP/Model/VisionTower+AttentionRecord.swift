@@ -22,11 +22,12 @@ extension VisionTower {
         public var imageRows: [Int] { (0..<tokens).filter { !promptRows.contains($0) } }
     }
 
-    /// Layer `layer`'s record of the last forward of `batch` images.
+    /// Layer `layer`'s record of the last forward of `batch` images (a tower built for training only).
     public func attentionRecord(layer: Int, batch: Int) -> AttentionRecord {
+        requireTraining("the attention record of layer \(layer)")
         precondition((0..<config.encoder.layers).contains(layer) && batch <= capacity,
                      "attention record of layer \(layer), batch \(batch)")
-        let saved = encoder.saved[layer]
+        let saved = encoder.activations(layer: layer)
         let prompts = encoder.counts[layer]
         return AttentionRecord(qkv: arena[saved.qkv], probabilities: arena[saved.probs], batch: batch,
                                tokens: config.tokenCount + prompts, heads: config.encoder.attentionHeads,

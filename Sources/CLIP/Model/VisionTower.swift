@@ -13,10 +13,16 @@ import Numerics
 /// (`beginForward`, `forwardLayer`, `finishForward`; `beginBackward`, `backwardLayer`, `finishBackward`),
 /// with the prompt rows readable and writable between layers (`promptRows`, `promptRowGradients`): LPI-P runs
 /// this tower and a text prefix in lock-step.
+///
+/// Built with `use: .inference` (`TowerUse`) it keeps the patch columns, E and E', pre-LN's statistics, the
+/// encoder's shared intermediates and two X buffers, and the head's forward rows: the same embeddings bit for bit, in a fraction
+/// of the memory, with no backward, no prompt-row gradients and no attention records (they stop with a
+/// precondition failure naming the mode); layer by layer, only the prompt rows of the layer about to run.
 public final class VisionTower {
     public let config: CLIPVisionConfig
     public let plan: PromptPlan
     public let capacity: Int
+    public let use: TowerUse
     let weights: VisionWeights
     let gradients: VisionWeights?
     let arena: Arena
@@ -29,10 +35,16 @@ public final class VisionTower {
     private var nextLayer = 0
     private var stepGradients: [PromptGradient?] = []
 
-    public init(model: CLIPModel, capacity: Int, plan: PromptPlan = .none, weightGradients: ParameterBuffer? = nil) {
+    /// A tower for `capacity` images with `plan`'s prompts; `weightGradients` (training only) receives the
+    /// gradients of every vision weight.
+    public init(model: CLIPModel, capacity: Int, plan: PromptPlan = .none, weightGradients: ParameterBuffer? = nil,
+                use: TowerUse = .training) {
+        precondition(weightGradients == nil || use == .training,
+                     "a vision tower built for inference takes no weight-gradient buffer: build it with use: .training")
         config = model.config.vision
         self.plan = plan
         self.capacity = capacity
+        self.use = use
         weights = VisionWeights(model.weights, config: config)
         gradients = weightGradients.map { VisionWeights($0, config: model.config.vision) }
         let d = config.encoder.hiddenSize, e = model.config.projectionDim
@@ -46,12 +58,13 @@ public final class VisionTower {
         preRstd = arenaPlan.reserve(capacity * (base + c0))
         encoder = PromptedEncoder(config: config.encoder, plan: plan, causal: false,
                                   promptStart: plan.placement == .afterClassToken ? 1 : base,
-                                  batch: capacity, maxBase: base, arenaPlan: &arenaPlan)
+                                  batch: capacity, maxBase: base, use: use, arenaPlan: &arenaPlan)
         head = ProjectionHead(width: d, projectionDim: e, eps: config.encoder.layerNormEps, capacity: capacity,
-                              arenaPlan: &arenaPlan)
-        dFinal = arenaPlan.reserve(capacity * (base + (encoder.counts.last ?? 0)) * d)
-        dPrefixed = arenaPlan.reserve(capacity * (base + c0) * d)
-        dEmbeddings = arenaPlan.reserve(c0 > 0 ? capacity * base * d : 0)
+                              use: use, arenaPlan: &arenaPlan)
+        let gradientRows = use == .training ? capacity : 0
+        dFinal = arenaPlan.reserve(gradientRows * (base + (encoder.counts.last ?? 0)) * d)
+        dPrefixed = arenaPlan.reserve(gradientRows * (base + c0) * d)
+        dEmbeddings = arenaPlan.reserve(c0 > 0 ? gradientRows * base * d : 0)
         arena = Arena(arenaPlan)
     }
 
@@ -115,9 +128,13 @@ public final class VisionTower {
     }
 
     /// The prompt rows of X_l (the input of layer l, after the site at l) of the forward under way, for
-    /// l <= the next layer to run; changing them before `forwardLayer(l)` changes what layer l reads.
+    /// l <= the next layer to run (in inference, l = the next layer to run: the layers below are overwritten);
+    /// changing them before `forwardLayer(l)` changes what layer l reads.
     public func promptRows(layer l: Int) -> PromptRows {
         precondition(l <= nextLayer && l < config.encoder.layers, "vision prompt rows of layer \(l) before it is reached")
+        precondition(use == .training || l == nextLayer,
+                     "vision prompt rows of layer \(l) once it has run (next: \(nextLayer)), in a tower built for "
+                     + "inference, which keeps the input of the layer about to run alone: build it with use: .training")
         return rows(encoder.input(arena, layer: l), layer: l)
     }
 
@@ -139,6 +156,7 @@ public final class VisionTower {
     /// dimage_embeds (B, E). Then `backwardLayer(L-1)` ... `backwardLayer(lowestBackwardLayer)` and
     /// `finishBackward()`; `backward` is that loop. `promptGradients` must stay valid until the last step.
     public func beginBackward(dEmbeds: UnsafePointer<Float>, promptGradients: [PromptGradient?]) {
+        requireTraining("a backward")
         precondition(promptGradients.count == plan.sites.count, "one prompt gradient per site")
         precondition(nextLayer == config.encoder.layers, "vision backward after a forward of \(nextLayer) layers")
         stepGradients = promptGradients
@@ -151,6 +169,7 @@ public final class VisionTower {
 
     /// Back-propagates the site at l + 1 and layer `l` (the next one down): dX_l is then ready.
     public func backwardLayer(_ l: Int) {
+        requireTraining("backward step \(l)")
         encoder.backwardLayer(l, arena, weights: weights.layers, gradients: gradients?.layers,
                               promptGradients: stepGradients, batch: stepBatch, base: config.tokenCount)
     }
@@ -158,6 +177,7 @@ public final class VisionTower {
     /// The prompt rows of dX_l right after `backwardLayer(l)`, before the site at l is back-propagated; a caller
     /// that replaced those rows of X_l in the forward replaces their gradient here.
     public func promptRowGradients(layer l: Int) -> PromptRows {
+        requireTraining("prompt-row gradients of layer \(l)")
         precondition(encoder.gradientLayer == l, "vision prompt-row gradients of layer \(l) at step \(encoder.gradientLayer)")
         return rows(encoder.inputGradient, layer: l)
     }
@@ -165,6 +185,7 @@ public final class VisionTower {
     /// Ends the backward below the lowest step: the site there, and at layer 0 the site at layer 0,
     /// `pre_layrnorm` and, with weight gradients, the embeddings.
     public func finishBackward() {
+        requireTraining("the end of a backward")
         let lowest = lowestBackwardLayer
         guard lowest < config.encoder.layers else { return }
         precondition(encoder.gradientLayer == lowest, "vision backward finished at layer \(encoder.gradientLayer), not \(lowest)")
@@ -194,6 +215,13 @@ public final class VisionTower {
         PatchEmbedding.backward(dWeight: gradients.patchWeight, dy: dEmbedded, columns: arena[columns], batch: batch,
                                 patches: config.patchCount, k: config.channels * config.patchSize * config.patchSize,
                                 width: d, sequenceLength: base, firstRow: 1)
+    }
+
+    /// Stops a tower built for inference, which keeps no layer's activations after the forward, naming `what`
+    /// was asked of it.
+    func requireTraining(_ what: String) {
+        precondition(use == .training, "vision tower: \(what) needs the activations of every layer, which a tower "
+                     + "built with use: .inference does not keep: build it with use: .training")
     }
 
     /// The prompt block of layer l in a (B, T_l, D) buffer of this tower.

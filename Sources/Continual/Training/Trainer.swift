@@ -44,7 +44,7 @@ public final class Trainer {
     private(set) lazy var vision = VisionTower(model: model, capacity: localBatch, plan: method.visionPlan)
     let text: TextTower
     /// The towers without prompts, for methods that read each sample's frozen features (L2P's queries, the
-    /// task keys of per-task methods); nil for the others.
+    /// task keys of per-task methods); nil for the others. They only run forward (`TowerUse.inference`).
     let frozenVision: VisionTower?
     let frozenText: TextTower?
     /// Each modality's task keys, one task appended after each task is trained (per-task methods only).
@@ -92,7 +92,7 @@ public final class Trainer {
                 names: names, model: model,
                 loader: BatchLoader(dataset: dataset, tokenizer: loaded.tokenizer, capacity: names.count,
                                     contextLength: model.config.text.contextLength),
-                tower: TextTower(model: model, capacity: names.count, plan: .none))
+                tower: TextTower(model: model, capacity: names.count, plan: .none, use: .inference))
         }
         method = try config.method.makeMethod(MethodContext(model: model.config, taskCount: config.tasks.count,
                                                             taskNameSimilarity: similarity))
@@ -116,8 +116,9 @@ public final class Trainer {
 
         text = TextTower(model: model, capacity: localBatch, plan: method.textPlan)
         let usesFrozenFeatures = method.needsImageQueries || method.selectsByTask
-        frozenVision = usesFrozenFeatures ? VisionTower(model: model, capacity: localBatch, plan: .none) : nil
-        frozenText = method.selectsByTask ? TextTower(model: model, capacity: localBatch, plan: .none) : nil
+        frozenVision = usesFrozenFeatures
+            ? VisionTower(model: model, capacity: localBatch, plan: .none, use: .inference) : nil
+        frozenText = method.selectsByTask ? TextTower(model: model, capacity: localBatch, plan: .none, use: .inference) : nil
         if method.selectsByTask {
             taskKeys = (TaskKeys(width: embedding), TaskKeys(width: embedding))
         }

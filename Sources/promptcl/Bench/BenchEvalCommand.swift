@@ -11,7 +11,9 @@ import Numerics
 /// text_embeds  = text(ids, the shape's text prompts or none)     (B, E)
 /// GFLOP/s = (VisionStepFlops + TextStepFlops).forward / wall time, against the sgemm rate of the same run
 /// ```
-/// Memory as in `bench step`: the peak resident memory per measurement against weights, workspace and inputs.
+/// The towers are built for inference (`TowerUse.inference`: one layer's intermediates, no gradient buffers), as
+/// `promptcl embed` and the trainer's frozen towers are. Memory as in `bench step`: the peak resident memory per
+/// measurement against weights, workspace and inputs.
 struct BenchEvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
@@ -100,8 +102,8 @@ struct BenchEvalCommand: ParsableCommand {
         try ResidentMemory.resetPeak()
         let inputs = BenchBatch(config: config, visionPlan: visionPlan, textPlan: textPlan, batch: batch,
                                 captionTokens: captionTokens)
-        let vision = VisionTower(model: model, capacity: batch, plan: visionPlan)
-        let text = TextTower(model: model, capacity: batch, plan: textPlan)
+        let vision = VisionTower(model: model, capacity: batch, plan: visionPlan, use: .inference)
+        let text = TextTower(model: model, capacity: batch, plan: textPlan, use: .inference)
         func forward() -> Double {
             let start = DispatchTime.now().uptimeNanoseconds
             vision.forward(pixels: inputs.pixels, prompts: inputs.visionPrompts, batch: batch)
