@@ -18,7 +18,10 @@ public enum Softmax {
             let input = x + n * rowStep
             let output = p + n * rowStep
             var maxima = SIMD8<Float>(repeating: -.infinity)
-            for j in stride(from: 0, to: body, by: 8) { maxima = pointwiseMax(maxima, input.vector(at: j)) }
+            for j in stride(from: 0, to: body, by: 8) {
+                let v = input.vector(at: j)
+                maxima.replace(with: v, where: v .> maxima)  // not pointwiseMax: that runs lane by lane
+            }
             var maximum = maxima.max()
             for j in body..<columns { maximum = max(maximum, input[j]) }
             var sums = SIMD8<Float>()

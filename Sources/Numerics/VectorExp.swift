@@ -17,7 +17,10 @@ public enum VectorExp {
     /// e^x in every lane.
     @inline(__always)
     public static func exp(_ x: Vector) -> Vector {
-        let clamped = x.clamped(lowerBound: Vector(repeating: low), upperBound: Vector(repeating: high))
+        // compare-and-select: `clamped(lowerBound:upperBound:)` and `pointwiseMin` run lane by lane (NaN rules)
+        var clamped = x
+        clamped.replace(with: low, where: x .< low)
+        clamped.replace(with: high, where: x .> high)
         // round to nearest by adding 1.5 * 2^23: the sum's low mantissa bits then hold n + 2^22
         let shifter: Float = 12_582_912
         let shifted = clamped * 1.44269504088896341 + shifter
