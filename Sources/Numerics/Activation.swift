@@ -17,7 +17,7 @@ public enum Activation: String, Sendable, CaseIterable {
     public func forward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
         switch self {
         case .quickGELU:
-            Self.inBlocks(count) { range in
+            parallelBlocks(count, cost: 8) { range in
                 let body = range.lowerBound + (range.count - range.count % 8)
                 for i in stride(from: range.lowerBound, to: body, by: 8) {
                     let v = x.vector(at: i)
@@ -30,7 +30,7 @@ public enum Activation: String, Sendable, CaseIterable {
             }
         case .gelu:
             let invSqrt2: Float = 0.70710678118654752
-            Self.inBlocks(count) { range in
+            parallelBlocks(count, cost: 8) { range in
                 for i in range {
                     let v = x[i]
                     y[i] = 0.5 * v * (1 + erff(v * invSqrt2))
@@ -45,7 +45,7 @@ public enum Activation: String, Sendable, CaseIterable {
         switch self {
         case .quickGELU:
             // d/dx [x s(ax)] = s(ax) + a x s(ax) (1 - s(ax)),  a = 1.702
-            Self.inBlocks(count) { range in
+            parallelBlocks(count, cost: 8) { range in
                 let body = range.lowerBound + (range.count - range.count % 8)
                 for i in stride(from: range.lowerBound, to: body, by: 8) {
                     let v = x.vector(at: i)
@@ -64,7 +64,7 @@ public enum Activation: String, Sendable, CaseIterable {
             // d/dx [0.5 x (1 + erf(x/sqrt2))] = 0.5 (1 + erf(x/sqrt2)) + x * exp(-x^2/2) / sqrt(2 pi)
             let invSqrt2: Float = 0.70710678118654752
             let invSqrt2Pi: Float = 0.39894228040143268
-            Self.inBlocks(count) { range in
+            parallelBlocks(count, cost: 8) { range in
                 for i in range {
                     let v = x[i]
                     let cdf = 0.5 * (1 + erff(v * invSqrt2))
@@ -74,16 +74,4 @@ public enum Activation: String, Sendable, CaseIterable {
             }
         }
     }
-
-    /// Elements per block of the threaded loops.
-    private static let blockSize = 1 << 14
-
-    /// `body` over 0..<count in blocks of `blockSize`, the blocks spread over the kernel threads.
-    @inline(__always)
-    private static func inBlocks(_ count: Int, _ body: (Range<Int>) -> Void) {
-        parallelRows((count + blockSize - 1) / blockSize, cost: blockSize * 8) { block in
-            body((block * blockSize)..<min(count, (block + 1) * blockSize))
-        }
-    }
-
 }

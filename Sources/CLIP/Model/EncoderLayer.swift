@@ -57,7 +57,7 @@ struct EncoderLayer {
             Linear.forward(y: h, x: arena[saved.attention], weight: w.outWeight, bias: w.outBias,
                            rows: rows, inFeatures: d, outFeatures: d)
         }
-        for i in 0..<rows * d { h[i] += x[i] }
+        ResidualAdd.forward(h, adding: x, count: rows * d)
         KernelProfile.measure(.layerNorm) {
             LayerNorm.forward(y: arena[saved.normed2], mean: arena[saved.mean2], rstd: arena[saved.rstd2], x: h,
                               weight: w.layerNorm2Weight, bias: w.layerNorm2Bias, rows: rows, columns: d, eps: config.layerNormEps)
@@ -73,7 +73,7 @@ struct EncoderLayer {
             Linear.forward(y: y, x: arena[saved.activated], weight: w.fc2Weight, bias: w.fc2Bias,
                            rows: rows, inFeatures: f, outFeatures: d)
         }
-        for i in 0..<rows * d { y[i] += h[i] }
+        ResidualAdd.forward(y, adding: h, count: rows * d)
     }
 
     /// Given dy, writes dx (overwritten, (B, T, D)) and accumulates weight gradients into `dw` if given.
