@@ -4,8 +4,8 @@ import XCTest
 import TestSupport
 
 final class AttentionTests: XCTestCase {
-    // Two sequences of 5 tokens, 3 heads of size 4: every index range is distinct.
-    let batch = 2, tokens = 5, heads = 3, headSize = 4
+    // Two sequences of 11 tokens (one eight-lane block and a tail), 3 heads of size 4: every index range is distinct.
+    let batch = 2, tokens = 11, heads = 3, headSize = 4
     var width: Int { heads * headSize }
 
     func forward(_ backend: Gemm.Backend, qkv: [Float], causal: Bool) -> (out: [Float], probs: [Float]) {
