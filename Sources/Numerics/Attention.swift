@@ -110,19 +110,8 @@ public enum Attention {
                               a: dO, lda: width, b: v, ldb: 3 * width, beta: 0, c: dP, ldc: tokens)
             }
             clock.measure(.softmax) {
-                // dS = P * (dP - rowsum(dP * P)), in place in the worker's block, eight lanes at a time
-                let body = tokens - tokens % 8
-                for i in 0..<tokens {
-                    let pRow = p + i * tokens, dRow = dP + i * tokens
-                    var dots = SIMD8<Float>()
-                    for j in stride(from: 0, to: body, by: 8) { dots += pRow.vector(at: j) * dRow.vector(at: j) }
-                    var dot = dots.sum()
-                    for j in body..<tokens { dot += pRow[j] * dRow[j] }
-                    for j in stride(from: 0, to: body, by: 8) {
-                        dRow.store(pRow.vector(at: j) * (dRow.vector(at: j) - dot), at: j)
-                    }
-                    for j in body..<tokens { dRow[j] = pRow[j] * (dRow[j] - dot) }
-                }
+                // dS = P * (dP - rowsum(dP * P)), in place in the worker's block
+                Softmax.backward(dx: dP, dp: dP, p: p, rows: tokens, columns: tokens, write: .overwrite)
             }
             clock.measure(.attention) {
                 // dQ += scale dS K;  dK += scale dS^T Q

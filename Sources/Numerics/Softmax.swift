@@ -43,11 +43,12 @@ public enum Softmax {
 
     /// In the forward pass this was `p = softmax(x)`:
     /// ```
-    /// dx[n, j] += p[n, j] * (dp[n, j] - sum_k dp[n, k] p[n, k])
+    /// dx[n, j] += p[n, j] * (dp[n, j] - sum_k dp[n, k] p[n, k])      (= with `write: .overwrite`)
     /// ```
+    /// With `.overwrite`, `dx` may alias `dp` (a row's dot product is taken before the row is written).
     public static func backward(
         dx: UnsafeMutablePointer<Float>, dp: UnsafePointer<Float>, p: UnsafePointer<Float>,
-        rows: Int, columns: Int, rowStride: Int? = nil
+        rows: Int, columns: Int, rowStride: Int? = nil, write: GradientWrite = .accumulate
     ) {
         let rowStep = rowStride ?? columns
         let body = columns - columns % 8
@@ -59,7 +60,14 @@ public enum Softmax {
             var dot = dots.sum()
             for j in body..<columns { dot += gradient[j] * probabilities[j] }
             let out = dx + n * rowStep
-            for j in 0..<columns { out[j] += probabilities[j] * (gradient[j] - dot) }
+            for j in stride(from: 0, to: body, by: 8) {
+                let g = probabilities.vector(at: j) * (gradient.vector(at: j) - dot)
+                out.store(write == .accumulate ? out.vector(at: j) + g : g, at: j)
+            }
+            for j in body..<columns {
+                let g = probabilities[j] * (gradient[j] - dot)
+                out[j] = write == .accumulate ? out[j] + g : g
+            }
         }
     }
 }

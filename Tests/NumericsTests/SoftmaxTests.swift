@@ -96,4 +96,19 @@ final class SoftmaxTests: XCTestCase {
             for c in columns..<stride { XCTAssertEqual(dx[n * stride + c], dx0[n * stride + c], "padding [\(n), \(c)] changed") }
         }
     }
+
+    /// `write: .overwrite` with dx aliasing dp (attention's in-place dS) gives what accumulating onto zeros gives,
+    /// over rows of 13 columns (one eight-lane block and a tail).
+    func testBackwardOverwriteInPlaceMatchesAccumulate() {
+        let (rows, columns) = (3, 13)
+        let p = softmax(randomNormal(rows * columns, seed: 11, std: 2), rows: rows, columns: columns)
+        let dp = randomNormal(rows * columns, seed: 12)
+        var accumulated = [Float](repeating: 0, count: rows * columns)
+        Softmax.backward(dx: &accumulated, dp: dp, p: p, rows: rows, columns: columns)
+        var inPlace = dp
+        inPlace.withUnsafeMutableBufferPointer {
+            Softmax.backward(dx: $0.baseAddress!, dp: $0.baseAddress!, p: p, rows: rows, columns: columns, write: .overwrite)
+        }
+        XCTAssertEqual(inPlace, accumulated, "in-place overwrite differs from accumulating onto zeros")
+    }
 }
