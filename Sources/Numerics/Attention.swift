@@ -12,7 +12,7 @@ import Synchronization
 /// O[b, :, h*dh ..< (h+1)*dh] = P[b, h] V[b, h]    out: (B, T, D)
 /// ```
 /// Heads are addressed in place through leading dimensions (no transposes or copies).
-/// `backward` accumulates into `dqkv` (`+=`).
+/// `backward` accumulates into `dqkv` (`+=`), or overwrites it with `write: .overwrite`.
 ///
 /// Threads: the B*H pairs (b, h) are independent (each writes its own probs block and its own columns of
 /// `out` or `dqkv`), so with `ComputeThreads.kernelThreads` > 1 they are handed out one at a time to that many
@@ -72,16 +72,18 @@ public enum Attention {
     /// dV += P^T dO;   dP = dO V^T;   dS = P * (dP - rowsum(dP * P))
     /// dQ += scale dS K;   dK += scale dS^T Q
     /// ```
-    /// Masked entries have P = 0, so they get dS = 0 without a second mask.
+    /// Masked entries have P = 0, so they get dS = 0 without a second mask. Each pair writes its own columns of
+    /// dQ, dK and dV once, so `write: .overwrite` (=, not +=) only sets the GEMMs' beta to 0.
     /// `scratch` holds at least one (T, T) block; with `scratchCount(tokens:workers:)` floats it runs on up to
     /// `workers` threads (fewer blocks than `ComputeThreads.kernelThreads` means fewer workers, never overlap).
     public static func backward(
         _ backend: Gemm.Backend = .blas,
         dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, probs: UnsafePointer<Float>,
         qkv: UnsafePointer<Float>, scratch: UnsafeMutableBufferPointer<Float>,
-        batch: Int, tokens: Int, heads: Int, headSize: Int
+        batch: Int, tokens: Int, heads: Int, headSize: Int, write: GradientWrite = .accumulate
     ) {
         let block = tokens * tokens
+        let beta: Float = write == .accumulate ? 1 : 0
         precondition(scratch.count >= block && scratch.baseAddress != nil,
                      "Attention.backward: scratch of \(scratch.count) floats holds no (T, T) block for T = \(tokens)")
         let width = heads * headSize
@@ -104,7 +106,7 @@ public enum Attention {
             clock.measure(.attention) {
                 // dV += P^T dO
                 Gemm.multiply(backend, transposeA: true, transposeB: false, m: tokens, n: headSize, k: tokens,
-                              a: p, lda: tokens, b: dO, ldb: width, beta: 1, c: dv, ldc: 3 * width)
+                              a: p, lda: tokens, b: dO, ldb: width, beta: beta, c: dv, ldc: 3 * width)
                 // dP = dO V^T
                 Gemm.multiply(backend, transposeA: false, transposeB: true, m: tokens, n: tokens, k: headSize,
                               a: dO, lda: width, b: v, ldb: 3 * width, beta: 0, c: dP, ldc: tokens)
@@ -116,9 +118,9 @@ public enum Attention {
             clock.measure(.attention) {
                 // dQ += scale dS K;  dK += scale dS^T Q
                 Gemm.multiply(backend, transposeA: false, transposeB: false, m: tokens, n: headSize, k: tokens,
-                              alpha: scale, a: dP, lda: tokens, b: k, ldb: 3 * width, beta: 1, c: dq, ldc: 3 * width)
+                              alpha: scale, a: dP, lda: tokens, b: k, ldb: 3 * width, beta: beta, c: dq, ldc: 3 * width)
                 Gemm.multiply(backend, transposeA: true, transposeB: false, m: tokens, n: headSize, k: tokens,
-                              alpha: scale, a: dP, lda: tokens, b: q, ldb: 3 * width, beta: 1, c: dk, ldc: 3 * width)
+                              alpha: scale, a: dP, lda: tokens, b: q, ldb: 3 * width, beta: beta, c: dk, ldc: 3 * width)
             }
         }
     }

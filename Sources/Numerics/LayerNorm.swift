@@ -6,8 +6,8 @@ import Foundation
 /// mean = sum_c x[n, c] / C;  rstd = 1 / sqrt(sum_c (x[n, c] - mean)^2 / C + eps)
 /// y[n, c] = (x[n, c] - mean) * rstd * w[c] + b[c]        x, y: (N, C)   w, b: (C)   mean, rstd: (N)
 /// ```
-/// The forward keeps `mean` and `rstd` for the backward; `backward` accumulates (`+=`). The row sums run in
-/// eight `SIMD8` lanes, then the tail.
+/// The forward keeps `mean` and `rstd` for the backward; `backward` accumulates (`+=`) unless given a skip
+/// gradient. Rows run in eight `SIMD8` lanes, then the tail.
 public enum LayerNorm {
     public static func forward(
         y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
@@ -34,7 +34,10 @@ public enum LayerNorm {
             }
             let s = 1 / (variance / Float(columns) + eps).squareRoot()
             let out = y + n * columns
-            for c in 0..<columns { out[c] = (row[c] - m) * s * weight[c] + bias[c] }
+            for c in stride(from: 0, to: body, by: 8) {
+                out.store((row.vector(at: c) - m) * s * weight.vector(at: c) + bias.vector(at: c), at: c)
+            }
+            for c in body..<columns { out[c] = (row[c] - m) * s * weight[c] + bias[c] }
             mean[n] = m
             rstd[n] = s
         }
@@ -46,10 +49,14 @@ public enum LayerNorm {
     /// dx += rstd * (g - mean_c(g) - xhat * mean_c(g * xhat))
     /// dw += sum_n dy * xhat;   db += sum_n dy
     /// ```
+    /// With `skip` (N, C), the gradient that reaches x through the residual connection around the normalisation,
+    /// dx is overwritten with skip + rstd * (...) instead: a pre-LN block's backward needs no copy of it first.
+    /// `skip` may alias `dx`.
     public static func backward(
         dx: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
         dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, columns: Int
+        mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, columns: Int,
+        skip: UnsafePointer<Float>? = nil
     ) {
         let body = columns - columns % 8
         parallelRows(rows, cost: columns * 12) { n in
@@ -73,9 +80,15 @@ public enum LayerNorm {
             meanG /= Float(columns)
             meanGX /= Float(columns)
             let out = dx + n * columns
-            for c in 0..<columns {
+            let base = skip.map { $0 + n * columns } ?? UnsafePointer(out)
+            for c in stride(from: 0, to: body, by: 8) {
+                let xhat = (row.vector(at: c) - m) * s
+                let g = gradOut.vector(at: c) * weight.vector(at: c)
+                out.store(base.vector(at: c) + s * (g - meanG - xhat * meanGX), at: c)
+            }
+            for c in body..<columns {
                 let xhat = (row[c] - m) * s
-                out[c] += s * (gradOut[c] * weight[c] - meanG - xhat * meanGX)
+                out[c] = base[c] + s * (gradOut[c] * weight[c] - meanG - xhat * meanGX)
             }
         }
         guard dWeight != nil || dBias != nil else { return }

@@ -6,19 +6,40 @@
 /// `backward` accumulates (`+=`) into every gradient it is given; `dWeight` and `dBias` are optional
 /// because prompt tuning freezes the backbone and skipping them halves the work.
 public enum Linear {
-    /// y = x W^T + b (y is overwritten).
+    /// y = x W^T + b + r (y is overwritten); the bias b (O) and the residual r (N, O) are optional.
+    ///
+    /// With either, the rows of y are first set to b + r (in blocks of rows over the kernel threads, eight lanes at
+    /// a time) and the GEMM adds x W^T onto them (beta 1); the residual connection that follows a projection costs
+    /// no pass of its own.
     public static func forward(
         _ backend: Gemm.Backend = .blas,
         y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
-        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>? = nil,
         rows: Int, inFeatures: Int, outFeatures: Int
     ) {
-        if let bias {
-            for r in 0..<rows { (y + r * outFeatures).update(from: bias, count: outFeatures) }
-        }
+        let offset = bias != nil || residual != nil
+        if offset { setRows(y, bias: bias, residual: residual, rows: rows, columns: outFeatures) }
         Gemm.multiply(backend, transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
                       a: x, lda: inFeatures, b: weight, ldb: inFeatures,
-                      beta: bias == nil ? 0 : 1, c: y, ldc: outFeatures)
+                      beta: offset ? 1 : 0, c: y, ldc: outFeatures)
+    }
+
+    /// y[n, :] = b + r[n, :], either term optional (absent means 0).
+    private static func setRows(_ y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
+                                residual: UnsafePointer<Float>?, rows: Int, columns: Int) {
+        let body = columns - columns % 8
+        parallelRows(rows, cost: columns) { n in
+            let out = y + n * columns
+            let skip = residual.map { $0 + n * columns }
+            for c in stride(from: 0, to: body, by: 8) {
+                let b = bias?.vector(at: c) ?? SIMD8()
+                out.store(skip.map { b + $0.vector(at: c) } ?? b, at: c)
+            }
+            for c in body..<columns {
+                let b = bias?[c] ?? 0
+                out[c] = skip.map { b + $0[c] } ?? b
+            }
+        }
     }
 
     /// In the forward pass this was `y = x W^T + b`:

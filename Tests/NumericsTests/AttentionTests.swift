@@ -16,11 +16,12 @@ final class AttentionTests: XCTestCase {
         return (out, probs)
     }
 
-    func backward(_ backend: Gemm.Backend, dqkv: inout [Float], dout: [Float], probs: [Float], qkv: [Float]) {
+    func backward(_ backend: Gemm.Backend, dqkv: inout [Float], dout: [Float], probs: [Float], qkv: [Float],
+                  write: GradientWrite = .accumulate) {
         var scratch = [Float](repeating: .nan, count: tokens * tokens)
         scratch.withUnsafeMutableBufferPointer { scratch in
             Attention.backward(backend, dqkv: &dqkv, dout: dout, probs: probs, qkv: qkv, scratch: scratch,
-                               batch: batch, tokens: tokens, heads: heads, headSize: headSize)
+                               batch: batch, tokens: tokens, heads: heads, headSize: headSize, write: write)
         }
     }
 
@@ -119,6 +120,23 @@ final class AttentionTests: XCTestCase {
                     let error = gradientError(a, n)
                     XCTAssertLessThan(error, 2e-3, "\(backend) causal \(causal): d\(name) off central differences by \(error)")
                 }
+            }
+        }
+    }
+
+    /// `write: .overwrite` gives what accumulating onto zeros gives, whatever dqkv held (NaN here): every entry of
+    /// dQ, dK and dV is written, causal or not, on both backends.
+    func testOverwriteIgnoresWhatDqkvHeld() {
+        let qkv = randomNormal(batch * tokens * 3 * width, seed: 12)
+        let dout = randomNormal(batch * tokens * width, seed: 13)
+        for causal in [false, true] {
+            for backend in [Gemm.Backend.blas, .naive] {
+                let (_, probs) = forward(backend, qkv: qkv, causal: causal)
+                var accumulated = [Float](repeating: 0, count: qkv.count)
+                backward(backend, dqkv: &accumulated, dout: dout, probs: probs, qkv: qkv)
+                var overwritten = [Float](repeating: .nan, count: qkv.count)
+                backward(backend, dqkv: &overwritten, dout: dout, probs: probs, qkv: qkv, write: .overwrite)
+                XCTAssertEqual(overwritten, accumulated, "\(backend) causal \(causal): overwrite differs from accumulating onto zeros")
             }
         }
     }

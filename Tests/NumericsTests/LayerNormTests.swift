@@ -81,6 +81,30 @@ final class LayerNormTests: XCTestCase {
         XCTAssertEqual(dxOnly, dx, "dx without dw/db differs from dx with them")
     }
 
+    /// With a skip gradient, dx = skip + what accumulating onto zeros gives, whatever dx held (NaN here), also
+    /// when skip is dx itself; the row width (37) has a tail after the eight-lane body.
+    func testSkipGradientOverwritesDx() {
+        let (rows, columns) = (5, 37)
+        let x = randomNormal(rows * columns, seed: 16, std: 2), dy = randomNormal(rows * columns, seed: 17)
+        let weight = randomNormal(columns, seed: 18), bias = randomNormal(columns, seed: 19)
+        let skip = randomNormal(rows * columns, seed: 20)
+        let out = forward(x: x, weight: weight, bias: bias, rows: rows, columns: columns)
+        var fromZero = [Float](repeating: 0, count: x.count)
+        LayerNorm.backward(dx: &fromZero, dWeight: nil, dBias: nil, dy: dy, x: x, weight: weight,
+                           mean: out.mean, rstd: out.rstd, rows: rows, columns: columns)
+        let expected = zip(skip, fromZero).map { $0 + $1 }
+        var dx = [Float](repeating: .nan, count: x.count)
+        LayerNorm.backward(dx: &dx, dWeight: nil, dBias: nil, dy: dy, x: x, weight: weight,
+                           mean: out.mean, rstd: out.rstd, rows: rows, columns: columns, skip: skip)
+        XCTAssertEqual(dx, expected, "dx with a skip gradient differs from skip + the accumulated gradient")
+        var aliased = skip
+        aliased.withUnsafeMutableBufferPointer { d in
+            LayerNorm.backward(dx: d.baseAddress!, dWeight: nil, dBias: nil, dy: dy, x: x, weight: weight,
+                               mean: out.mean, rstd: out.rstd, rows: rows, columns: columns, skip: d.baseAddress!)
+        }
+        XCTAssertEqual(aliased, expected, "dx aliasing its skip gradient differs from skip + the accumulated gradient")
+    }
+
     /// The row-parallel forward and backward give bit-identical results on 2 threads and on 1.
     func testParallelRowsMatchSerialBitwise() {
         let original = ComputeThreads.kernelThreads

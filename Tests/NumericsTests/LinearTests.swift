@@ -122,4 +122,43 @@ final class LinearTests: XCTestCase {
             XCTAssertEqual(overwritten, accumulated, "\(backend): overwrite differs from accumulating onto zeros")
         }
     }
+
+    /// y = x W^T + b + r and y = x W^T + r against the Double loop on both backends, with rows enough (and a width
+    /// no multiple of 8) that 2 threads split the initial b + r pass; with the naive GEMM 2 threads give the bits of 1.
+    func testResidualIsAddedOnAnyThreads() {
+        let original = ComputeThreads.kernelThreads
+        defer { ComputeThreads.set(original) }
+        let (rows, inFeatures, outFeatures) = (301, 9, 229)
+        let x = randomNormal(rows * inFeatures, seed: 24), weight = randomNormal(outFeatures * inFeatures, seed: 25)
+        let bias = randomNormal(outFeatures, seed: 26), residual = randomNormal(rows * outFeatures, seed: 27)
+        for useBias in [true, false] {
+            var expected = [Float](repeating: 0, count: rows * outFeatures)
+            for n in 0..<rows {
+                for o in 0..<outFeatures {
+                    var sum = Double(residual[n * outFeatures + o]) + (useBias ? Double(bias[o]) : 0)
+                    for i in 0..<inFeatures { sum += Double(x[n * inFeatures + i]) * Double(weight[o * inFeatures + i]) }
+                    expected[n * outFeatures + o] = Float(sum)
+                }
+            }
+            for backend in [Gemm.Backend.blas, .naive] {
+                var outputs: [[Float]] = []
+                for threads in [1, 2] {
+                    ComputeThreads.set(threads)
+                    var y = [Float](repeating: .nan, count: rows * outFeatures)
+                    bias.withUnsafeBufferPointer { b in
+                        Linear.forward(backend, y: &y, x: x, weight: weight, bias: useBias ? b.baseAddress : nil,
+                                       residual: residual, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+                    }
+                    let error = relativeError(y, expected)
+                    XCTAssertLessThan(error, 1e-5, "\(backend) bias \(useBias) \(threads) threads: off the loop by \(error)")
+                    outputs.append(y)
+                }
+                // OpenBLAS splits its own GEMM differently on 2 threads; the naive GEMM runs on one either way.
+                if backend == .naive {
+                    let differing = zip(outputs[0], outputs[1]).filter { $0.bitPattern != $1.bitPattern }.count
+                    XCTAssertEqual(differing, 0, "bias \(useBias): \(differing) values differ between 1 and 2 threads")
+                }
+            }
+        }
+    }
 }

@@ -21,6 +21,21 @@ final class ParallelRowsTests: XCTestCase {
         }
     }
 
+    /// parallelBlocks visits every element of several blocks of 2^14 and a tail exactly once, on 1 and 3 threads.
+    func testParallelBlocksVisitEveryElementOnce() {
+        let original = ComputeThreads.kernelThreads
+        defer { ComputeThreads.set(original) }
+        let count = 3 * (1 << 14) + 13
+        for threads in [1, 3] {
+            ComputeThreads.set(threads)
+            var visits = [Int](repeating: 0, count: count)
+            visits.withUnsafeMutableBufferPointer { v in
+                parallelBlocks(count, cost: 1 << 10) { range in for i in range { v[i] += 1 } }
+            }
+            XCTAssertEqual(Set(visits), [1], "\(threads) threads: some element was not visited exactly once")
+        }
+    }
+
     /// ComputeThreads.set clamps to at least 1 and sets both counts.
     func testComputeThreadsSet() {
         let original = ComputeThreads.kernelThreads

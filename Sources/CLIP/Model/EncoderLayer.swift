@@ -54,10 +54,9 @@ struct EncoderLayer {
                           batch: batch, tokens: tokens, heads: config.attentionHeads, headSize: config.headSize, causal: causal)
         let h = arena[saved.residual]
         KernelProfile.measure(.gemm, flops: 2 * n * dd * dd) {
-            Linear.forward(y: h, x: arena[saved.attention], weight: w.outWeight, bias: w.outBias,
+            Linear.forward(y: h, x: arena[saved.attention], weight: w.outWeight, bias: w.outBias, residual: x,
                            rows: rows, inFeatures: d, outFeatures: d)
         }
-        ResidualAdd.forward(h, adding: x, count: rows * d)
         KernelProfile.measure(.layerNorm) {
             LayerNorm.forward(y: arena[saved.normed2], mean: arena[saved.mean2], rstd: arena[saved.rstd2], x: h,
                               weight: w.layerNorm2Weight, bias: w.layerNorm2Bias, rows: rows, columns: d, eps: config.layerNormEps)
@@ -70,10 +69,9 @@ struct EncoderLayer {
             config.activation.forward(arena[saved.activated], arena[saved.hidden], count: rows * f)
         }
         KernelProfile.measure(.gemm, flops: 2 * n * ff * dd) {
-            Linear.forward(y: y, x: arena[saved.activated], weight: w.fc2Weight, bias: w.fc2Bias,
+            Linear.forward(y: y, x: arena[saved.activated], weight: w.fc2Weight, bias: w.fc2Bias, residual: h,
                            rows: rows, inFeatures: f, outFeatures: d)
         }
-        ResidualAdd.forward(y, adding: h, count: rows * d)
     }
 
     /// Given dy, writes dx (overwritten, (B, T, D)) and accumulates weight gradients into `dw` if given.
@@ -83,7 +81,6 @@ struct EncoderLayer {
         let d = config.hiddenSize, f = config.intermediateSize, rows = batch * tokens
         let n = Double(rows), (dd, ff) = (Double(d), Double(f))
         // In the forward pass this was: y = h + g W2^T + b2
-        s.dResidual.update(from: dy, count: rows * d)
         KernelProfile.measure(.gemm, flops: (dw == nil ? 2 : 4) * n * ff * dd) {
             Linear.backward(dx: s.dActivated, dWeight: dw?.fc2Weight, dBias: dw?.fc2Bias, dy: dy, x: arena[saved.activated],
                             weight: w.fc2Weight, rows: rows, inFeatures: f, outFeatures: d, dxWrite: .overwrite)
@@ -98,34 +95,32 @@ struct EncoderLayer {
             Linear.backward(dx: s.dNormed, dWeight: dw?.fc1Weight, dBias: dw?.fc1Bias, dy: s.dHidden, x: arena[saved.normed2],
                             weight: w.fc1Weight, rows: rows, inFeatures: d, outFeatures: f, dxWrite: .overwrite)
         }
-        // m = LN2(h)
+        // m = LN2(h); dh = dy (through the residual) + LN2's backward
         KernelProfile.measure(.layerNorm) {
             LayerNorm.backward(dx: s.dResidual, dWeight: dw?.layerNorm2Weight, dBias: dw?.layerNorm2Bias, dy: s.dNormed,
                                x: arena[saved.residual], weight: w.layerNorm2Weight, mean: arena[saved.mean2],
-                               rstd: arena[saved.rstd2], rows: rows, columns: d)
+                               rstd: arena[saved.rstd2], rows: rows, columns: d, skip: dy)
         }
         // h = x + o Wo^T + bo
-        dx.update(from: s.dResidual, count: rows * d)
         KernelProfile.measure(.gemm, flops: (dw == nil ? 2 : 4) * n * dd * dd) {
             Linear.backward(dx: s.dAttention, dWeight: dw?.outWeight, dBias: dw?.outBias, dy: s.dResidual,
                             x: arena[saved.attention], weight: w.outWeight, rows: rows, inFeatures: d, outFeatures: d,
                             dxWrite: .overwrite)
         }
         // o = MHA(q, k, v)
-        s.dQKV.update(repeating: 0, count: rows * 3 * d)
         Attention.backward(dqkv: s.dQKV, dout: s.dAttention, probs: arena[saved.probs], qkv: arena[saved.qkv],
                            scratch: s.dScores, batch: batch, tokens: tokens, heads: config.attentionHeads,
-                           headSize: config.headSize)
+                           headSize: config.headSize, write: .overwrite)
         // [q|k|v] = a Wqkv^T + bqkv
         KernelProfile.measure(.gemm, flops: (dw == nil ? 2 : 4) * n * dd * 3 * dd) {
             Linear.backward(dx: s.dNormed, dWeight: dw?.qkvWeight, dBias: dw?.qkvBias, dy: s.dQKV, x: arena[saved.normed1],
                             weight: w.qkvWeight, rows: rows, inFeatures: d, outFeatures: 3 * d, dxWrite: .overwrite)
         }
-        // a = LN1(x)
+        // a = LN1(x); dx = dh (through the residual) + LN1's backward
         KernelProfile.measure(.layerNorm) {
             LayerNorm.backward(dx: dx, dWeight: dw?.layerNorm1Weight, dBias: dw?.layerNorm1Bias, dy: s.dNormed,
                                x: arena[saved.input], weight: w.layerNorm1Weight, mean: arena[saved.mean1],
-                               rstd: arena[saved.rstd1], rows: rows, columns: d)
+                               rstd: arena[saved.rstd1], rows: rows, columns: d, skip: s.dResidual)
         }
     }
 }
