@@ -50,7 +50,8 @@ struct Doctor: ParsableCommand {
             scalapack: .init(library: SystemLibraries.scalapackPath),
             cores: .init(online: ProcessInfo.processInfo.activeProcessorCount, allowed: cores),
             environment: .init(openBLASNumThreads: environment["OPENBLAS_NUM_THREADS"],
-                               ompNumThreads: environment["OMP_NUM_THREADS"]),
+                               ompNumThreads: environment["OMP_NUM_THREADS"],
+                               openBLASThreadTimeout: environment[OpenBLASIdleWorkers.timeoutVariable]),
             sgemm: nil)
         if !skipSgemm {
             let shape = SgemmRate.vitBase
@@ -92,12 +93,14 @@ struct DoctorReport: Codable {
     /// `online`: the machine's (or container's) processors; `allowed`: those in this rank's affinity mask.
     struct Cores: Codable { var online: Int, allowed: Int }
     struct Environment: Codable {
-        var openBLASNumThreads: String?, ompNumThreads: String?
+        /// `openBLASThreadTimeout` is 4 unless the user set it: `promptcl` sets it at start (`OpenBLASIdleWorkers`).
+        var openBLASNumThreads: String?, ompNumThreads: String?, openBLASThreadTimeout: String?
         // Unset variables are null in the JSON, not missing keys.
         func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(openBLASNumThreads, forKey: .openBLASNumThreads)
             try container.encode(ompNumThreads, forKey: .ompNumThreads)
+            try container.encode(openBLASThreadTimeout, forKey: .openBLASThreadTimeout)
         }
     }
     struct Sgemm: Codable {
@@ -144,7 +147,8 @@ struct DoctorReport: Codable {
             "  cores          \(cores.online) online, \(cores.allowed) allowed for this rank"
                 + (cores.allowed < cores.online ? " (bound by the launcher)" : ""),
             "  environment    OPENBLAS_NUM_THREADS=\(show(environment.openBLASNumThreads)) "
-                + "OMP_NUM_THREADS=\(show(environment.ompNumThreads))",
+                + "OMP_NUM_THREADS=\(show(environment.ompNumThreads)) "
+                + "OPENBLAS_THREAD_TIMEOUT=\(show(environment.openBLASThreadTimeout))",
         ]
         if let sgemm {
             let shape = "\(sgemm.m) x \(sgemm.n) x \(sgemm.k)"

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Numerics
 
 /// `promptcl`: prompt-based continual learning for CLIP, on CPUs, over MPI.
 @main
@@ -9,4 +10,10 @@ struct PromptCL: ParsableCommand {
         subcommands: [Doctor.self, PrepareCommand.self, PretrainCommand.self, TrainCommand.self, ReportCommand.self,
                       EmbedCommand.self, InspectCommand.self, BenchCommand.self]
     )
+
+    /// OpenBLAS's idle workers are told to sleep at once (`OpenBLASIdleWorkers`) before any command runs.
+    static func main() {
+        OpenBLASIdleWorkers.sleepPromptly()
+        main(nil)
+    }
 }
