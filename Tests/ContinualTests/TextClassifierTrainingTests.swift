@@ -258,6 +258,22 @@ final class TextClassifierTrainingTests: XCTestCase {
         }
     }
 
+    /// The class rows of each rank cover 0..<C once, in rank order, with sizes that differ by at most one, also
+    /// with fewer classes than ranks (some ranks own none).
+    func testClassRowsSplitEvenlyOverTheRanksInOrder() {
+        for (count, ranks) in [(24, 1), (24, 2), (10, 4), (3, 4), (0, 2), (101, 3)] {
+            let slices = (0..<ranks).map { ClassTextEncoder.rows(of: $0, ranks: ranks, count: count) }
+            XCTAssertEqual(slices.first?.lowerBound, 0, "\(count) classes on \(ranks) ranks: rank 0 starts at 0")
+            XCTAssertEqual(slices.last?.upperBound, count, "\(count) classes on \(ranks) ranks: the last rank ends at C")
+            for r in 1..<ranks {
+                XCTAssertEqual(slices[r].lowerBound, slices[r - 1].upperBound,
+                               "\(count) classes on \(ranks) ranks: rank \(r) does not start where rank \(r - 1) ends")
+            }
+            let sizes = slices.map(\.count)
+            XCTAssertLessThanOrEqual(sizes.max()! - sizes.min()!, 1, "\(count) classes on \(ranks) ranks: sizes \(sizes)")
+        }
+    }
+
     func testLinearHeadRefusesTextPromptedMethodsAndNamesTheAlternatives() throws {
         XCTAssertThrowsError(try Trainer(config: config(method: "maple", overrides: ["loss.kind=linear-head"]),
                                          group: ProcessGroup.world)) { error in

@@ -126,7 +126,7 @@ public final class Trainer {
                              contextLength: model.config.text.contextLength)
         testLoader = BatchLoader(dataset: testDataset, tokenizer: loaded.tokenizer, capacity: localBatch,
                                  contextLength: model.config.text.contextLength)
-        classTexts = ClassTextEncoder(tower: text, tokenizer: loaded.tokenizer, projectionDim: embedding,
+        classTexts = ClassTextEncoder(tower: text, group: group, tokenizer: loaded.tokenizer, projectionDim: embedding,
                                       maxClasses: classCount)
         switch config.loss.kind {
         case .contrastive:

@@ -1,15 +1,25 @@
 import CLIP
+import Distributed
 import Numerics
 
 /// The class texts of the text classifier through the text tower with the method's text prompts, forward
-/// and back (CoOp, MaPLe: the classifier's weights are the prompted text embeddings of the classes):
+/// and back (CoOp, MaPLe: the classifier's weights are the prompted text embeddings of the classes), spread
+/// over the ranks by class:
 /// ```
 /// ids (C, context) = tokenize(template(c)) for the classes c in play, in column order     (`setTexts`)
-/// forward:   T[j] = text(ids[j]; prompts)      chunk j of at most n rows; only T (C, E) is kept
-/// backward:  for j from the last chunk to the first:
+/// rank r of P owns rows R_r = [C r / P, C (r + 1) / P)                                     (`rows(of:)`)
+/// forward:   T[j] = text(ids[j]; prompts)      chunk j of at most n rows of R_r
+///            T (C, E) = all-gather of every rank's rows, in rank order (= class order); only T is kept
+/// backward:  dT = sum over the ranks of their dT (each rank's is its samples' share of the loss)
+///            for j from the last chunk of R_r to the first:
 ///              text(ids[j]; prompts) again, except for the last chunk (its activations are still in the tower)
 ///              text.backward(dT[j]) -> prompt gradients (+=)
 /// ```
+/// Each rank's prompt gradients then hold the whole batch's gradient through its own classes, and the step's
+/// all-reduce sums them to the gradient through every class: what every rank running every class and summing
+/// its samples' shares gives, in 1/P of the text tower's work per rank. Every rank must call `forward` and
+/// `backward` together (they hold an all-gather and an all-reduce), also a rank that owns no class (C < P).
+///
 /// The prompts must be the same for every row (`batchStride` 0): the tower runs over C class texts, not over the
 /// batch's n samples, so prompts chosen per sample have no row to go to.
 ///
@@ -18,38 +28,54 @@ import Numerics
 /// tower keeps every layer's activations of every row for the backward, about 34 MiB per row for CLIP ViT-B/16's
 /// text tower (12 layers of 77 tokens of width 512, with the backward's scratch), so CIFAR-100's 100 seen classes
 /// would hold about 3.3 GiB per rank where the chunks hold n rows' worth. The price is one more forward of every
-/// chunk but the last; with loss.classes = "task" and C <= n (10 classes per CIFAR-100 task, 2 per Fashion-MNIST
-/// task) there is one chunk and nothing is recomputed.
+/// chunk but the last; with loss.classes = "task" and C / P <= n (10 classes per CIFAR-100 task, 2 per
+/// Fashion-MNIST task) there is one chunk and nothing is recomputed.
 final class ClassTextEncoder {
     private let tower: TextTower
+    private let group: ProcessGroup
     private let tokenizer: CLIPTokenizer
     let contextLength: Int
     private let width: Int
     private let maxClasses: Int
     private let ids: UnsafeMutablePointer<Int32>
+    /// T (C, E), gathered from every rank.
     private let embeddings: UnsafeMutablePointer<Float>
+    /// This rank's rows of T as its tower computes them (R_r first), then the summed dT (C, E) in the backward.
+    private let scratch: UnsafeMutablePointer<Float>
     /// Classes set by `setTexts`.
     private(set) var count = 0
 
-    /// Room for `maxClasses` texts of `tower`'s context, embedded to `projectionDim`.
-    init(tower: TextTower, tokenizer: CLIPTokenizer, projectionDim: Int, maxClasses: Int) {
+    /// Room for `maxClasses` texts of `tower`'s context, embedded to `projectionDim`, spread over `group`'s ranks.
+    init(tower: TextTower, group: ProcessGroup, tokenizer: CLIPTokenizer, projectionDim: Int, maxClasses: Int) {
         self.tower = tower
+        self.group = group
         self.tokenizer = tokenizer
         self.maxClasses = maxClasses
         contextLength = tower.config.contextLength
         width = projectionDim
         ids = .allocate(capacity: maxClasses * contextLength)
         embeddings = .allocate(capacity: maxClasses * projectionDim)
+        scratch = .allocate(capacity: maxClasses * projectionDim)
     }
 
     deinit {
         ids.deallocate()
         embeddings.deallocate()
+        scratch.deallocate()
     }
 
-    /// Rows `j * n ..< min((j + 1) * n, C)` of every chunk j, n the tower's capacity.
+    /// The rows R_r = [C r / P, C (r + 1) / P) of `count` classes that rank r of P owns: in rank order, sizes that
+    /// differ by at most one.
+    static func rows(of rank: Int, ranks: Int, count: Int) -> Range<Int> {
+        (count * rank / ranks)..<(count * (rank + 1) / ranks)
+    }
+
+    /// Chunks of at most n rows (the tower's capacity) of this rank's R_r, in order.
     private var chunks: [Range<Int>] {
-        stride(from: 0, to: count, by: tower.capacity).map { $0..<min($0 + tower.capacity, count) }
+        let own = Self.rows(of: group.rank, ranks: group.size, count: count)
+        return stride(from: own.lowerBound, to: own.upperBound, by: tower.capacity).map {
+            $0..<min($0 + tower.capacity, own.upperBound)
+        }
     }
 
     /// The token ids (C, context) of the texts last set (what a coupled method conditions on each image).
@@ -74,23 +100,32 @@ final class ClassTextEncoder {
                                 + "texts, not the samples' captions: use loss.kind = \"contrastive\"")
         }
         for rows in chunks { run(rows, prompts: prompts) }
+        let counts = (0..<group.size).map { Self.rows(of: $0, ranks: group.size, count: count).count * width }
+        group.allgatherv(UnsafeBufferPointer(start: scratch, count: counts[group.rank]), counts: counts,
+                         into: UnsafeMutableBufferPointer(start: embeddings, count: count * width))
         return UnsafePointer(embeddings)
     }
 
-    /// Back-propagates dT (C, E) of the last `forward` (same prompts, no other use of the tower in between) into
-    /// `promptGradients` (`+=`).
+    /// Back-propagates this rank's dT (C, E) of the last `forward` (same prompts, no other use of the tower in
+    /// between), summed over the ranks, through this rank's classes into `promptGradients` (`+=`).
     func backward(dEmbeddings: UnsafePointer<Float>, prompts: [PromptValues], promptGradients: [PromptGradient?]) {
+        let summed = UnsafeMutableBufferPointer(start: scratch, count: count * width)
+        _ = summed.update(fromContentsOf: UnsafeBufferPointer(start: dEmbeddings, count: summed.count))
+        group.allreduceSum(summed)
         let all = chunks
         for (j, rows) in all.enumerated().reversed() {
-            if j != all.count - 1 { run(rows, prompts: prompts) }
-            tower.backward(dEmbeds: dEmbeddings + rows.lowerBound * width, promptGradients: promptGradients,
+            if j != all.count - 1 { _ = tower.forward(ids: ids + rows.lowerBound * contextLength, prompts: prompts,
+                                                      batch: rows.count) }
+            tower.backward(dEmbeds: scratch + rows.lowerBound * width, promptGradients: promptGradients,
                            batch: rows.count)
         }
     }
 
-    /// The tower's forward of `rows`, their embeddings copied into T.
+    /// The tower's forward of `rows` (a chunk of R_r), their embeddings copied to this rank's rows of `scratch`,
+    /// which start at its first row.
     private func run(_ rows: Range<Int>, prompts: [PromptValues]) {
+        let own = Self.rows(of: group.rank, ranks: group.size, count: count)
         let output = tower.forward(ids: ids + rows.lowerBound * contextLength, prompts: prompts, batch: rows.count)
-        (embeddings + rows.lowerBound * width).update(from: output, count: rows.count * width)
+        (scratch + (rows.lowerBound - own.lowerBound) * width).update(from: output, count: rows.count * width)
     }
 }
