@@ -78,18 +78,19 @@ final class ForwardOnlyTowerTests: XCTestCase {
     }
 
     /// A lower bound, in bytes, on what an inference encoder of `layers` layers leaves out of the training one's
-    /// arena, for `batch` sequences of `base` tokens with `counts` prompts per layer. Training keeps every layer's
-    /// activations, at least rows_l (8D + 2F) floats each (X, LN1, attention, residual, LN2: D each; qkv 3D;
-    /// fc1 and its activation F each), and the backward's scratch, (B T_max)(8D + 2F) (dX twice, dResidual, dNormed,
-    /// dAttention: D each; dQKV 3D; dHidden and dActivated F each). Inference keeps the largest layer's set, which
-    /// training has too, and adds one (B T_max, D) buffer, rounded up to the arena's 16-float alignment. Unrounded
-    /// sizes bound the training side from below (slices round up, never down).
+    /// arena, for `batch` sequences of `base` tokens with `counts` prompts per layer. Training without weight
+    /// gradients keeps every layer's activations that its backward reads, at least rows_l (5D + F) floats each (X,
+    /// residual: D each; qkv 3D; fc1's output F), one set of the linear layers' inputs (LN1, attention, LN2: D
+    /// each; the activation F) at T_max, and the backward's scratch, (B T_max)(8D + 2F) (dX twice, dResidual,
+    /// dNormed, dAttention: D each; dQKV 3D; dHidden and dActivated F each). Inference keeps the largest layer's
+    /// set, which training has too, and adds one (B T_max, D) buffer, rounded up to the arena's 16-float alignment.
+    /// Unrounded sizes bound the training side from below (slices round up, never down).
     private func minimumSaving(encoder: CLIPEncoderConfig, batch: Int, base: Int, counts: [Int]) -> Int {
         let d = encoder.hiddenSize, f = encoder.intermediateSize
-        let perRow = 8 * d + 2 * f
+        let perRow = 5 * d + f
         let fewestRows = batch * (base + counts.min()!), mostRows = batch * (base + counts.max()!)
         let otherLayers = (encoder.layers - 1) * fewestRows * perRow
-        let scratch = mostRows * perRow
+        let scratch = mostRows * (8 * d + 2 * f)
         let secondInput = (mostRows * d + 15) / 16 * 16
         return (otherLayers + scratch - secondInput) * MemoryLayout<Float>.stride
     }

@@ -18,6 +18,20 @@ struct EncoderLayer {
         var input, normed1, mean1, rstd1, qkv, probs, attention, residual, normed2, mean2, rstd2, hidden, activated: ArenaSlice
     }
 
+    /// The inputs of the four linear layers, which the backward reads only for those layers' weight gradients
+    /// (dW = dy^T x): a ∈ (B, T, D) of qkv, o (B, T, D) of the output projection, m (B, T, D) of fc1, g (B, T, F) of
+    /// fc2. A tower whose weights get no gradient (prompt tuning) plans one set for all its layers; each layer's
+    /// forward overwrites the last one's.
+    struct WeightInputs {
+        var normed1, attention, normed2, activated: ArenaSlice
+
+        static func plan(_ plan: inout ArenaPlan, config: CLIPEncoderConfig, rows: Int) -> WeightInputs {
+            let d = config.hiddenSize
+            return WeightInputs(normed1: plan.reserve(rows * d), attention: plan.reserve(rows * d),
+                                normed2: plan.reserve(rows * d), activated: plan.reserve(rows * config.intermediateSize))
+        }
+    }
+
     /// Scratch shared by all layers' backwards, sized for the largest (B, T); `dScores` holds one (T, T) block
     /// per attention worker (`Attention.scratchCount`).
     struct GradientScratch {
@@ -25,15 +39,20 @@ struct EncoderLayer {
         var dScores: UnsafeMutableBufferPointer<Float>
     }
 
-    static func plan(_ plan: inout ArenaPlan, config: CLIPEncoderConfig, rows: Int, batch: Int, tokens: Int) -> Activations {
+    /// One layer's buffers for (B, T) rows; with `shared`, the linear layers' inputs are those (at least as many
+    /// rows) instead of the layer's own.
+    static func plan(_ plan: inout ArenaPlan, config: CLIPEncoderConfig, rows: Int, batch: Int, tokens: Int,
+                     shared: WeightInputs? = nil) -> Activations {
         let d = config.hiddenSize, f = config.intermediateSize
+        let input = plan.reserve(rows * d)
+        let own = shared ?? WeightInputs.plan(&plan, config: config, rows: rows)
         return Activations(
-            input: plan.reserve(rows * d), normed1: plan.reserve(rows * d),
+            input: input, normed1: own.normed1,
             mean1: plan.reserve(rows), rstd1: plan.reserve(rows),
             qkv: plan.reserve(rows * 3 * d), probs: plan.reserve(batch * config.attentionHeads * tokens * tokens),
-            attention: plan.reserve(rows * d), residual: plan.reserve(rows * d), normed2: plan.reserve(rows * d),
+            attention: own.attention, residual: plan.reserve(rows * d), normed2: own.normed2,
             mean2: plan.reserve(rows), rstd2: plan.reserve(rows),
-            hidden: plan.reserve(rows * f), activated: plan.reserve(rows * f))
+            hidden: plan.reserve(rows * f), activated: own.activated)
     }
 
     /// y = block(x) for `batch` sequences of `tokens` rows; `x` is `arena[saved.input]`.
@@ -74,7 +93,8 @@ struct EncoderLayer {
         }
     }
 
-    /// Given dy, writes dx (overwritten, (B, T, D)) and accumulates weight gradients into `dw` if given.
+    /// Given dy, writes dx (overwritten, (B, T, D)) and accumulates weight gradients into `dw` if given (which needs
+    /// the layer's own `WeightInputs`, not a shared set).
     func backward(_ arena: Arena, _ saved: Activations, weights w: EncoderLayerWeights, gradients dw: EncoderLayerWeights?,
                   scratch s: GradientScratch, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
                   batch: Int, tokens: Int) {

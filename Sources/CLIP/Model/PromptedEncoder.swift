@@ -21,7 +21,9 @@ import Numerics
 /// What the arena keeps depends on `use` (`TowerUse`):
 /// ```
 /// training:   saved[l] for every layer l (X_l and layer l's intermediates at T_l), Y, transit (B, T_max, D),
-///             the backward's scratch: dX in two buffers, dResidual .. dActivated at T_max, dP blocks
+///             the backward's scratch: dX in two buffers, dResidual .. dActivated at T_max, dP blocks;
+///             without weight gradients (`keepsWeightInputs` false: prompt tuning), the linear layers' inputs
+///             (`EncoderLayer.WeightInputs`, 3D + F floats a row) are one set at T_max shared by every layer
 /// inference:  one set of intermediates at T_max shared by every layer; X_l in pingPong[l % 2] (Y in
 ///             pingPong[L % 2]); transit only when a site at a layer >= 1 inserts; no gradient buffer
 /// ```
@@ -32,6 +34,8 @@ final class PromptedEncoder {
     let config: CLIPEncoderConfig
     let plan: PromptPlan
     let use: TowerUse
+    /// Whether every layer keeps its linear layers' inputs, which only weight gradients read.
+    let keepsWeightInputs: Bool
     let counts: [Int]
     let promptStart: Int
     private let layer: EncoderLayer
@@ -48,14 +52,17 @@ final class PromptedEncoder {
     private var pendingOutput: UnsafeMutablePointer<Float>?
     private(set) var gradientLayer: Int
 
-    /// Reserves every buffer `use` needs in `arenaPlan` for `batch` sequences of at most `maxBase` base tokens.
+    /// Reserves every buffer `use` needs in `arenaPlan` for `batch` sequences of at most `maxBase` base tokens,
+    /// with every layer's linear inputs when `keepsWeightInputs` (a backward will accumulate weight gradients).
     /// Attention's backward gets a dP block per thread of `ComputeThreads.kernelThreads` as set now (set it
     /// first: with more threads later, attention still runs on this many).
     init(config: CLIPEncoderConfig, plan: PromptPlan, causal: Bool, promptStart: Int,
-         batch: Int, maxBase: Int, use: TowerUse, arenaPlan: inout ArenaPlan) {
+         batch: Int, maxBase: Int, use: TowerUse, keepsWeightInputs: Bool, arenaPlan: inout ArenaPlan) {
+        precondition(!keepsWeightInputs || use == .training, "weight gradients need a tower built with use: .training")
         self.config = config
         self.plan = plan
         self.use = use
+        self.keepsWeightInputs = keepsWeightInputs
         self.promptStart = promptStart
         let counts = plan.promptCounts(layers: config.layers)
         self.counts = counts
@@ -66,9 +73,11 @@ final class PromptedEncoder {
         let maxRows = batch * maxTokens
         let training = use == .training
         if training {
+            let shared = keepsWeightInputs ? nil : EncoderLayer.WeightInputs.plan(&arenaPlan, config: config, rows: maxRows)
             saved = (0..<config.layers).map { l in
                 let tokens = maxBase + counts[l]
-                return EncoderLayer.plan(&arenaPlan, config: config, rows: batch * tokens, batch: batch, tokens: tokens)
+                return EncoderLayer.plan(&arenaPlan, config: config, rows: batch * tokens, batch: batch, tokens: tokens,
+                                         shared: shared)
             }
             pingPong = []
             output = arenaPlan.reserve(batch * (maxBase + (counts.last ?? 0)) * d)
@@ -212,6 +221,8 @@ final class PromptedEncoder {
                        promptGradients: [PromptGradient?], batch: Int, base: Int) {
         requireTraining("backward step \(l)")
         precondition(l == gradientLayer - 1, "backward step \(l) after step \(gradientLayer)")
+        precondition(gradients == nil || keepsWeightInputs,
+                     "weight gradients from an encoder planned without its layers' linear inputs")
         let dy: UnsafeMutablePointer<Float>
         if let pendingOutput {
             dy = pendingOutput

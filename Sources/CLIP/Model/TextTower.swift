@@ -45,7 +45,8 @@ public final class TextTower {
 
     /// `maxTokens` bounds the token positions planned per sequence (SOT through EOT, the layer-0 prompts not
     /// counted; longer captions are cut before EOT, which is kept): nil plans for the whole context, 1 for
-    /// `beginPrefixForward` alone. `weightGradients` (training only) receives every text weight's gradient.
+    /// `beginPrefixForward` alone. `weightGradients` (training only) receives every text weight's gradient;
+    /// without it the layers share one set of their linear layers' inputs (`PromptedEncoder`).
     public init(model: CLIPModel, capacity: Int, plan: PromptPlan = .none, weightGradients: ParameterBuffer? = nil,
                 maxTokens: Int? = nil, use: TowerUse = .training) {
         precondition(weightGradients == nil || use == .training,
@@ -65,7 +66,7 @@ public final class TextTower {
         var arenaPlan = ArenaPlan()
         tokenRows = arenaPlan.reserve(plan.tokensAtFirstLayer > 0 ? capacity * maxBase * d : 0)
         encoder = PromptedEncoder(config: config.encoder, plan: plan, causal: true, promptStart: 1,
-                                  batch: capacity, maxBase: maxBase, use: use, arenaPlan: &arenaPlan)
+                                  batch: capacity, maxBase: maxBase, use: use, keepsWeightInputs: weightGradients != nil, arenaPlan: &arenaPlan)
         head = ProjectionHead(width: d, projectionDim: e, eps: config.encoder.layerNormEps, capacity: capacity,
                               use: use, arenaPlan: &arenaPlan)
         let gradientRows = use == .training ? capacity : 0

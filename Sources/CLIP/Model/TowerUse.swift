@@ -2,7 +2,8 @@
 ///
 /// ```
 /// training:   every layer's activations (B, T_l, ...) for l = 0 ..< L, the backward's gradient scratch,
-///             the head's and the tower's gradient buffers
+///             the head's and the tower's gradient buffers (the linear layers' inputs once for all layers
+///             when the tower's weights get no gradient)
 /// inference:  one layer's intermediates sized for the largest layer, shared by all layers, and two input
 ///             buffers X_l / X_{l+1} used in turn (ping-pong); no gradient buffer at all
 /// ```
