@@ -30,9 +30,14 @@ static void on_error(j_common_ptr cinfo) {
     fail(cinfo, code == JERR_INPUT_EMPTY ? CJPEG_EMPTY : code == JERR_NO_SOI ? CJPEG_NOT_JPEG : CJPEG_ERROR);
 }
 
-/// libjpeg's emit_message: level -1 is a warning, which fails the decode; levels >= 0 are traces, ignored.
+/// libjpeg's emit_message: level -1 is a warning, which fails the decode, except extraneous bytes before the EOI
+/// marker (0xd9: junk after the last scan, which some cameras and editors leave; the image is complete, and
+/// Pillow decodes it silently). Levels >= 0 are traces, ignored.
 static void on_message(j_common_ptr cinfo, int level) {
-    if (level < 0) fail(cinfo, cinfo->err->msg_code == JWRN_JPEG_EOF ? CJPEG_TRUNCATED : CJPEG_CORRUPT);
+    if (level >= 0) return;
+    struct jpeg_error_mgr *err = cinfo->err;
+    if (err->msg_code == JWRN_EXTRANEOUS_DATA && err->msg_parm.i[1] == 0xd9) return;
+    fail(cinfo, err->msg_code == JWRN_JPEG_EOF ? CJPEG_TRUNCATED : CJPEG_CORRUPT);
 }
 
 CJPEGFailureKind cjpeg_decode(const unsigned char *data, size_t size, CJPEGImage *image,

@@ -63,6 +63,19 @@ final class JPEGDecoderTests: XCTestCase {
         }
     }
 
+    /// Junk bytes between the last scan and EOI (libjpeg's warning "59 extraneous bytes before marker 0xd9") leave
+    /// the image whole: the same pixels as the file without them.
+    func testJunkBeforeTheEndMarkerDecodesTheWholeImage() throws {
+        let clean = try JPEGDecoder.decode(file: ImageFixtures.folder.appendingPathComponent("gradient_61x47_baseline_420.jpg"))
+        let url = ImageFixtures.folder.appendingPathComponent("tolerated/junk_before_eoi.jpg")
+        let data = try Data(contentsOf: url)
+        XCTAssertEqual(Array(data.suffix(66)), Array(1...64) + [0xff, 0xd9], "the fixture ends in 64 junk bytes, then EOI")
+        let junk = try JPEGDecoder.decode(file: url)
+        XCTAssertEqual(junk.width, clean.width, "width")
+        XCTAssertEqual(junk.height, clean.height, "height")
+        XCTAssertEqual(junk.pixels, clean.pixels, "the pixels differ from the file without the junk")
+    }
+
     /// Each broken file fails with its path, the reason, and libjpeg's message.
     func testBrokenFilesFailNamingTheFile() throws {
         let broken = ImageFixtures.folder.appendingPathComponent("broken")

@@ -147,6 +147,14 @@ def broken_fixtures():
     data[middle: middle + 2] = b"\xff\xd3"  # a restart marker in a file without restart intervals
     write(os.path.join(broken, "corrupt_data.jpg"), bytes(data))
 
+    # Junk after the last scan, before EOI: libjpeg warns "59 extraneous bytes before marker 0xd9" (its bit
+    # reader takes the first few bytes; 4 bytes of junk make no warning), Pillow decodes the whole image
+    # silently, and so must the decoder.
+    tolerated = os.path.join(OUT, "tolerated")
+    os.makedirs(tolerated, exist_ok=True)
+    assert good[-2:] == b"\xff\xd9"
+    write(os.path.join(tolerated, "junk_before_eoi.jpg"), good[:-2] + bytes(range(1, 65)) + good[-2:])
+
     write(os.path.join(broken, "empty.jpg"), b"")
     png = io.BytesIO()
     photo_like(20, 20, 99).save(png, "PNG")

@@ -6,7 +6,8 @@
 //
 // Exports cjpeg_decode (one call: header, colour-space choice, all scanlines) and cjpeg_release. libjpeg
 // *warnings* (a truncated file, corrupt entropy-coded data) fail the decode as errors do: libjpeg would
-// otherwise fill in the missing data with grey and carry on.
+// otherwise fill in the missing data with grey and carry on. One is let through: extraneous bytes before the
+// EOI marker, junk after a complete image.
 
 #ifndef CJPEG_H
 #define CJPEG_H
