@@ -18,7 +18,7 @@ public struct DataSection: Codable, Equatable, Sendable {
     /// Training samples of the synthetic set generated on the fly (spread evenly over its 48 classes).
     public var samples = 1920
     /// At most this many training samples per class (`ClassSubset`, seeded), 0 for all: a quicker run on a
-    /// large dataset.
+    /// large dataset. With tasks.split = "domain", per class in each domain.
     public var perClass = 0
 
     public init() {}

@@ -22,7 +22,8 @@ public struct EvaluationSection: Codable, Equatable, Sendable {
     public var kind = Kind.auto
     /// Test samples of the synthetic set (spread evenly over its 48 classes).
     public var testSamples = 480
-    /// At most this many test samples per class (`ClassSubset`, seeded), 0 for all.
+    /// At most this many test samples per class (`ClassSubset`, seeded), 0 for all; with tasks.split = "domain",
+    /// per class in each domain.
     public var perClass = 0
     /// Forgetting in summary.json and report.md: "positive" (max previous minus last, averaged over the earlier
     /// tasks) or "signed" (LPI's official code: last minus max previous, <= 0 when the run forgets).

@@ -3,6 +3,7 @@
 /// ```
 /// order     = FisherYates(0..<base.count, SeededStream(seed, 0))
 /// kept      = the first `perClass` indices of each class along `order`, sorted ascending
+///             (`perDomain`: of each (domain, class) pair, so that every domain keeps up to `perClass` of each class)
 /// sample i  = base sample kept[i]          (labels, domains, captions and pixels read through)
 /// ```
 public struct ClassSubset: ImageTextDataset {
@@ -10,17 +11,20 @@ public struct ClassSubset: ImageTextDataset {
     /// Base indices of the kept samples, ascending.
     public let kept: [Int]
 
-    public init(_ base: any ImageTextDataset, perClass: Int, seed: UInt64) {
+    /// `perDomain` counts each (domain, class) pair of a base with domains (a domain split's tasks are its
+    /// domains); a base without domains counts by class either way.
+    public init(_ base: any ImageTextDataset, perClass: Int, seed: UInt64, perDomain: Bool = false) {
         precondition(perClass > 0, "ClassSubset: perClass \(perClass) must be positive")
         var order = Array(0..<base.count)
         var generator = SeededStream.generator(seed: seed, stream: 0)
         SeededStream.shuffle(&order, using: &generator)
-        var taken = [Int](repeating: 0, count: base.classNames.count)
+        let domains = perDomain ? max(1, base.domainNames.count) : 1
+        var taken = [Int](repeating: 0, count: base.classNames.count * domains)
         var kept: [Int] = []
         for index in order {
-            let label = base.label(at: index)
-            if taken[label] < perClass {
-                taken[label] += 1
+            let key = base.label(at: index) * domains + (domains > 1 ? base.domain(at: index) ?? 0 : 0)
+            if taken[key] < perClass {
+                taken[key] += 1
                 kept.append(index)
             }
         }

@@ -81,9 +81,11 @@ public final class Trainer {
         model = loaded.model
         let visionConfig = model.config.vision
         let (train, test) = try Self.makeDatasets(config, imageSize: visionConfig.imageSize, seeds: seeds)
-        dataset = config.data.perClass > 0 ? ClassSubset(train, perClass: config.data.perClass, seed: seeds.subset) : train
+        let perDomain = config.tasks.split == .domainIncremental
+        dataset = config.data.perClass > 0
+            ? ClassSubset(train, perClass: config.data.perClass, seed: seeds.subset, perDomain: perDomain) : train
         testDataset = config.evaluation.perClass > 0
-            ? ClassSubset(test, perClass: config.evaluation.perClass, seed: seeds.testSubset) : test
+            ? ClassSubset(test, perClass: config.evaluation.perClass, seed: seeds.testSubset, perDomain: perDomain) : test
         split = try Self.makeSplit(config, train: train, seeds: seeds)
         var similarity: [Float]?
         if config.method.needsTaskNameSimilarity {
