@@ -66,7 +66,8 @@ public final class TextTower {
         var arenaPlan = ArenaPlan()
         tokenRows = arenaPlan.reserve(plan.tokensAtFirstLayer > 0 ? capacity * maxBase * d : 0)
         encoder = PromptedEncoder(config: config.encoder, plan: plan, causal: true, promptStart: 1,
-                                  batch: capacity, maxBase: maxBase, use: use, keepsWeightInputs: weightGradients != nil, arenaPlan: &arenaPlan)
+                                  batch: capacity, maxBase: maxBase, use: use,
+                                  keepsWeightInputs: weightGradients != nil, arenaPlan: &arenaPlan)
         head = ProjectionHead(width: d, projectionDim: e, eps: config.encoder.layerNormEps, capacity: capacity,
                               use: use, arenaPlan: &arenaPlan)
         let gradientRows = use == .training ? capacity : 0

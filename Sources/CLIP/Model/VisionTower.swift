@@ -59,7 +59,8 @@ public final class VisionTower {
         preRstd = arenaPlan.reserve(capacity * (base + c0))
         encoder = PromptedEncoder(config: config.encoder, plan: plan, causal: false,
                                   promptStart: plan.placement == .afterClassToken ? 1 : base,
-                                  batch: capacity, maxBase: base, use: use, keepsWeightInputs: weightGradients != nil, arenaPlan: &arenaPlan)
+                                  batch: capacity, maxBase: base, use: use,
+                                  keepsWeightInputs: weightGradients != nil, arenaPlan: &arenaPlan)
         head = ProjectionHead(width: d, projectionDim: e, eps: config.encoder.layerNormEps, capacity: capacity,
                               use: use, arenaPlan: &arenaPlan)
         let gradientRows = use == .training ? capacity : 0

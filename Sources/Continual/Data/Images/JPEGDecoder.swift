@@ -11,8 +11,8 @@ import Foundation
 /// Stricter than Pillow: libjpeg's warnings (a truncated file, corrupt data) fail the decode, where Pillow
 /// pads a truncated image with grey only when `ImageFile.LOAD_TRUNCATED_IMAGES` is set and raises otherwise,
 /// and passes some corrupt data silently. As lenient as Pillow on junk bytes between the last scan and the EOI
-/// marker ("N extraneous bytes before marker 0xd9"): the image is complete, and it decodes. EXIF orientation and ICC profiles are ignored, as transformers'
-/// `CLIPImageProcessor` ignores them.
+/// marker ("N extraneous bytes before marker 0xd9"): the image is complete, and it decodes. EXIF orientation
+/// and ICC profiles are ignored, as transformers' `CLIPImageProcessor` ignores them.
 public enum JPEGDecoder {
     /// Decodes `data`; errors name the data `name` (a file's path or a description of where it came from).
     public static func decode(_ data: Data, name: String) throws -> RGBImage {
