@@ -99,7 +99,11 @@ final class ClassTextEncoder {
                                 + "prompts (site \(site)), but the classifier runs the text tower over the class "
                                 + "texts, not the samples' captions: use loss.kind = \"contrastive\"")
         }
-        for rows in chunks { run(rows, prompts: prompts) }
+        let own = Self.rows(of: group.rank, ranks: group.size, count: count)
+        for rows in chunks {
+            let output = tower.forward(ids: ids + rows.lowerBound * contextLength, prompts: prompts, batch: rows.count)
+            (scratch + (rows.lowerBound - own.lowerBound) * width).update(from: output, count: rows.count * width)
+        }
         let counts = (0..<group.size).map { Self.rows(of: $0, ranks: group.size, count: count).count * width }
         group.allgatherv(UnsafeBufferPointer(start: scratch, count: counts[group.rank]), counts: counts,
                          into: UnsafeMutableBufferPointer(start: embeddings, count: count * width))
@@ -114,18 +118,11 @@ final class ClassTextEncoder {
         group.allreduceSum(summed)
         let all = chunks
         for (j, rows) in all.enumerated().reversed() {
-            if j != all.count - 1 { _ = tower.forward(ids: ids + rows.lowerBound * contextLength, prompts: prompts,
-                                                      batch: rows.count) }
+            if j != all.count - 1 {
+                _ = tower.forward(ids: ids + rows.lowerBound * contextLength, prompts: prompts, batch: rows.count)
+            }
             tower.backward(dEmbeds: scratch + rows.lowerBound * width, promptGradients: promptGradients,
                            batch: rows.count)
         }
-    }
-
-    /// The tower's forward of `rows` (a chunk of R_r), their embeddings copied to this rank's rows of `scratch`,
-    /// which start at its first row.
-    private func run(_ rows: Range<Int>, prompts: [PromptValues]) {
-        let own = Self.rows(of: group.rank, ranks: group.size, count: count)
-        let output = tower.forward(ids: ids + rows.lowerBound * contextLength, prompts: prompts, batch: rows.count)
-        (scratch + (rows.lowerBound - own.lowerBound) * width).update(from: output, count: rows.count * width)
     }
 }
