@@ -25,25 +25,13 @@ final class ClassSubsetTests: XCTestCase {
         XCTAssertEqual(ClassSubset(base, perClass: 100, seed: 11).count, base.count, "a large cap keeps everything")
     }
 
-    /// 4 classes over 3 domains, 5 samples of each (domain, class) pair, interleaved.
-    private struct Domained: ImageTextDataset {
-        var count: Int { 60 }
-        var imageSize: Int { 4 }
-        var classNames: [String] { ["cat", "dog", "ant", "bee"] }
-        var domainNames: [String] { ["clipart", "painting", "sketch"] }
-        func label(at index: Int) -> Int { index % 4 }
-        func domain(at index: Int) -> Int? { (index / 4) % 3 }
-        func caption(at index: Int) -> String { "a photo of a \(classNames[label(at: index)])." }
-        func captions(at index: Int) -> [String] { [caption(at: index)] }
-        func writePixels(at index: Int, into destination: UnsafeMutablePointer<Float>) {
-            destination.update(repeating: 0, count: 3 * imageSize * imageSize)
-        }
-    }
-
     /// `perDomain` keeps up to perClass of every (domain, class) pair; without it, of every class whatever its
     /// domain; a base without domains keeps the same with or without it.
     func testPerDomainCountsEveryDomainsClassesApart() throws {
-        let base = Domained()
+        // 4 classes over 3 domains, 5 samples of each (domain, class) pair, interleaved.
+        let base = DomainedDataset(labels: (0..<60).map { $0 % 4 }, domains: (0..<60).map { ($0 / 4) % 3 },
+                                   classNames: ["cat", "dog", "ant", "bee"],
+                                   domainNames: ["clipart", "painting", "sketch"])
         let byDomain = ClassSubset(base, perClass: 2, seed: 5, perDomain: true)
         var pairs = [Int](repeating: 0, count: 12)
         for i in 0..<byDomain.count { pairs[byDomain.label(at: i) * 3 + byDomain.domain(at: i)!] += 1 }

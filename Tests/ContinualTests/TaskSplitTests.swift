@@ -53,24 +53,13 @@ final class TaskSplitTests: XCTestCase {
     }
 
     /// A dataset of 5 classes over 3 domains whose samples are not ordered by domain.
-    private struct Domained: ImageTextDataset {
-        let labels = [0, 1, 2, 3, 4, 4, 3, 2, 1, 0, 2, 2]
-        let domains = [2, 0, 1, 1, 0, 2, 2, 0, 1, 0, 2, 1]
-        var count: Int { labels.count }
-        var imageSize: Int { 4 }
-        var classNames: [String] { ["cat", "dog", "ant", "bee", "owl"] }
-        var domainNames: [String] { ["clipart", "painting", "sketch"] }
-        func label(at index: Int) -> Int { labels[index] }
-        func domain(at index: Int) -> Int? { domains[index] }
-        func caption(at index: Int) -> String { "a photo of a \(classNames[labels[index]])." }
-        func captions(at index: Int) -> [String] { [caption(at: index)] }
-        func writePixels(at index: Int, into destination: UnsafeMutablePointer<Float>) {
-            destination.update(repeating: 0, count: 3 * imageSize * imageSize)
-        }
-    }
+    private let domained = DomainedDataset(labels: [0, 1, 2, 3, 4, 4, 3, 2, 1, 0, 2, 2],
+                                           domains: [2, 0, 1, 1, 0, 2, 2, 0, 1, 0, 2, 1],
+                                           classNames: ["cat", "dog", "ant", "bee", "owl"],
+                                           domainNames: ["clipart", "painting", "sketch"])
 
     func testADomainSplitHasOneTaskPerDomainOverEveryClass() throws {
-        let dataset = Domained()
+        let dataset = domained
         let split = try TaskSplit(domainNames: dataset.domainNames, classCount: 5)
         XCTAssertEqual(split.kind, .domainIncremental, "a domain split")
         XCTAssertEqual(split.taskCount, 3, "one task per domain")
